@@ -1,0 +1,82 @@
+/* Wire protocol between the runtime (libdmtcp.so), the coordinator and the
+ * CLI.  This header is the single source of truth: the TypeScript mirror in
+ * src/protocol/generated.ts is generated from it at build time
+ * (scripts/gen-constants.mjs), and a test compiles a C program against it to
+ * check sizes and offsets.
+ *
+ * Every frame is a fixed 104-byte little-endian header followed by
+ * `payload_len` bytes of payload (JSON text by convention). */
+#ifndef DMTCP_PROTOCOL_H
+#define DMTCP_PROTOCOL_H
+
+#include <stdint.h>
+
+#define DMTCP_MSG_MAGIC 0x434d5444u /* "DTMC" read little-endian */
+#define DMTCP_PROTOCOL_VERSION 1
+#define DMTCP_MSG_NAME_LEN 64
+#define DMTCP_MSG_MAX_PAYLOAD (4u * 1024u * 1024u)
+#define DMTCP_DEFAULT_COORD_PORT 7779
+
+/* Message types (DMT_*). */
+#define DMT_HELLO 1            /* worker -> coord: register; extra = DMTCP_HELLO_* kind */
+#define DMT_ACCEPT 2           /* coord -> worker: upid, comp_id, generation assigned */
+#define DMT_REJECT 3           /* coord -> worker: payload = reason */
+#define DMT_DO_CHECKPOINT 4    /* coord -> worker: generation, extra = number of participants */
+#define DMT_BARRIER 5          /* worker -> coord: name = barrier, payload = record */
+#define DMT_BARRIER_RELEASED 6 /* coord -> worker: name = barrier, payload = reply */
+#define DMT_UPDATE 7           /* worker -> coord: payload = JSON fields that changed (pid...) */
+#define DMT_KV_PUT 8           /* worker -> coord: name = namespace, payload = key,value */
+#define DMT_KV_GET 9           /* worker -> coord: name = namespace, payload = key */
+#define DMT_KV_VALUE 10        /* coord -> worker: extra = DMTCP_KV_* status, payload = value */
+#define DMT_USER_CMD 11        /* cli -> coord: payload = JSON {"cmd":...} */
+#define DMT_USER_REPLY 12      /* coord -> cli: payload = JSON */
+#define DMT_KILL 13            /* coord -> worker: terminate the process */
+#define DMT_ROUND_FAILED 14    /* coord -> worker: the round was aborted; resume */
+
+/* HELLO kinds, in the `extra` field. */
+#define DMTCP_HELLO_LAUNCH 0
+#define DMTCP_HELLO_FORK 1
+#define DMTCP_HELLO_EXEC 2
+#define DMTCP_HELLO_RESTART 3
+
+/* KV_VALUE status, in the `extra` field. */
+#define DMTCP_KV_OK 0
+#define DMTCP_KV_MISSING 1
+
+/* Barriers the core runs in every checkpoint and restart. */
+#define DMTCP_BARRIER_SUSPENDED "ckpt:suspended"
+#define DMTCP_BARRIER_WRITTEN "ckpt:written"
+#define DMTCP_BARRIER_RESTART_CONNECTED "restart:connected"
+#define DMTCP_BARRIER_RESTART_DONE "restart:done"
+
+/* Environment variables (launch environment contract). */
+#define DMTCP_ENV_COORD_HOST "DMTCP_COORD_HOST"     /* numeric IPv4 or "localhost" */
+#define DMTCP_ENV_COORD_PORT "DMTCP_COORD_PORT"
+#define DMTCP_ENV_CKPT_DIR "DMTCP_CKPT_DIR"         /* absolute directory for images */
+#define DMTCP_ENV_PRELOAD "DMTCP_LD_PRELOAD"        /* our libraries, restored into LD_PRELOAD at exec */
+#define DMTCP_ENV_COORD_FD "DMTCP_COORD_FD"         /* set across exec only */
+#define DMTCP_ENV_UPID "DMTCP_UPID"                 /* set across exec only */
+#define DMTCP_ENV_COMP_ID "DMTCP_COMP_ID"
+#define DMTCP_ENV_SIGCKPT "DMTCP_SIGCKPT"           /* checkpoint signal number */
+#define DMTCP_ENV_DEBUG "DMTCP_DEBUG"               /* 1: debug log on stderr */
+
+/* Protected file descriptors the application never sees. */
+#define DMTCP_PROTECTED_FD_BASE 820
+#define DMTCP_COORD_FD (DMTCP_PROTECTED_FD_BASE + 0)
+
+struct dmtcp_msg_hdr {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t type;
+  uint32_t payload_len;
+  uint32_t extra;       /* meaning depends on type */
+  uint64_t generation;
+  uint64_t upid;        /* unique process id within the computation */
+  uint64_t comp_id;     /* computation id */
+  char name[DMTCP_MSG_NAME_LEN]; /* barrier name or KV namespace, NUL padded */
+};
+
+#define DMTCP_MSG_HDR_SIZE 104
+_Static_assert(sizeof(struct dmtcp_msg_hdr) == DMTCP_MSG_HDR_SIZE, "wire header size");
+
+#endif
