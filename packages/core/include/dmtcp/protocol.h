@@ -45,7 +45,8 @@
 
 /* Barriers the core runs in every checkpoint and restart. */
 #define DMTCP_BARRIER_SUSPENDED "ckpt:suspended"
-#define DMTCP_BARRIER_WRITTEN "ckpt:written"
+#define DMTCP_BARRIER_WRITTEN "ckpt:written"    /* temp images complete; then renamed */
+#define DMTCP_BARRIER_RESUMED "ckpt:resumed"
 #define DMTCP_BARRIER_RESTART_CONNECTED "restart:connected"
 #define DMTCP_BARRIER_RESTART_DONE "restart:done"
 

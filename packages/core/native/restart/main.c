@@ -1,0 +1,350 @@
+/* dmtcp-restart-image IMAGE...: turns this process into the checkpointed
+ * one.  Freestanding (no libc): it unmaps everything it did not bring itself,
+ * moves the kernel's vDSO to where the image expects it, maps the image's
+ * regions back at their addresses and jumps into the restored runtime.
+ * With several images it forks one process per extra image first. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dmtcp/image.h"
+#include "dmtcp/protocol.h"
+#include "sys.h"
+
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define MAP_GROWSDOWN 0x100
+#define MAP_FIXED_NOREPLACE 0x100000
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+#define O_RDONLY 0
+#define O_RDWR 2
+#define O_CLOEXEC 02000000
+#define PAGE 4096ULL
+
+/* Where this program keeps what it needs while the old address space goes
+ * away: right after its own image (linked at 0x100000000000). */
+#define TABLES_ADDR 0x100100000000ULL
+#define VDSO_PARK_ADDR 0x100200000000ULL
+#define OWN_END 0x100300000000ULL
+
+extern char __executable_start[];
+
+static struct dmtcp_image_header header;
+static struct dmtcp_restart_info info;
+static char maps_buf[512 * 1024];
+static char stack_area[256 * 1024] __attribute__((aligned(16)));
+static int image_fd;
+static const char *image_name;
+static struct dmtcp_image_region *regions;
+static struct dmtcp_image_run *runs;
+static const char *strings;
+
+void run_on_stack(void *top, void (*fn)(void)) __attribute__((noreturn));
+
+/* ---- tiny helpers ---- */
+
+static void put(const char *s) { sys_write(2, s, sys_strlen(s)); }
+
+static void put_num(long v) {
+  char b[24];
+  int n = 0;
+  unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+  do {
+    b[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) b[n++] = '-';
+  char out[24];
+  for (int i = 0; i < n; i++) out[i] = b[n - 1 - i];
+  sys_write(2, out, (size_t)n);
+}
+
+static void put_hex(uint64_t v) {
+  char out[18] = "0x";
+  int n = 2;
+  for (int shift = 60; shift >= 0; shift -= 4) {
+    int d = (int)((v >> shift) & 15);
+    if (n == 2 && d == 0 && shift) continue;
+    out[n++] = "0123456789abcdef"[d];
+  }
+  sys_write(2, out, (size_t)n);
+}
+
+static __attribute__((noreturn)) void die(const char *what, const char *detail, long err) {
+  put("dmtcp restart: ");
+  if (image_name) {
+    put(image_name);
+    put(": ");
+  }
+  put(what);
+  if (detail) {
+    put(" ");
+    put(detail);
+  }
+  if (err) {
+    put(" (errno ");
+    put_num(-err);
+    put(")");
+  }
+  put("\n");
+  sys_exit_group(1);
+}
+
+static int streq(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+static int starts_with(const char *s, const char *prefix) {
+  while (*prefix)
+    if (*s++ != *prefix++) return 0;
+  return 1;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src) {
+  size_t i = 0;
+  for (; src && src[i] && i + 1 < cap; i++) dst[i] = src[i];
+  dst[i] = 0;
+}
+
+static const char *env_get(char **envp, const char *name) {
+  size_t n = sys_strlen(name);
+  for (; *envp; envp++) {
+    const char *e = *envp;
+    size_t i = 0;
+    while (i < n && e[i] == name[i]) i++;
+    if (i == n && e[i] == '=') return e + n + 1;
+  }
+  return NULL;
+}
+
+static long parse_dec(const char *s) {
+  long v = 0;
+  while (s && *s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
+  return v;
+}
+
+static int read_full(int fd, void *buf, uint64_t len, uint64_t off) {
+  char *p = buf;
+  while (len > 0) {
+    long chunk = len > (1ULL << 30) ? (1L << 30) : (long)len;
+    long r = sys_pread(fd, p, (size_t)chunk, off);
+    if (r == -4 /* EINTR */) continue;
+    if (r <= 0) return r < 0 ? (int)r : -5;
+    p += r;
+    off += (uint64_t)r;
+    len -= (uint64_t)r;
+  }
+  return 0;
+}
+
+/* ---- reading and checking the image ---- */
+
+static void load_image(const char *path) {
+  image_name = info.image_path; /* argv goes away with the old stack */
+  long fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) die("cannot open the image", NULL, fd);
+  image_fd = (int)fd;
+  uint64_t size = 0;
+  sys_fstat_size(image_fd, &size);
+  if (size < sizeof header || read_full(image_fd, &header, sizeof header, 0) < 0)
+    die("not a checkpoint image (too short)", NULL, 0);
+  for (int i = 0; i < 8; i++)
+    if (header.magic[i] != DMTCP_IMAGE_MAGIC[i]) die("not a checkpoint image", NULL, 0);
+  if (header.version != DMTCP_IMAGE_VERSION || header.header_size != DMTCP_IMAGE_HEADER_SIZE)
+    die("image format version not supported", NULL, 0);
+  if (fnv1a64(FNV1A64_INIT, &header, offsetof(struct dmtcp_image_header, header_checksum)) != header.header_checksum)
+    die("corrupt image header (checksum mismatch)", NULL, 0);
+  if (size != header.image_size) die("truncated image", NULL, 0);
+  if (header.region_size != sizeof(struct dmtcp_image_region) || header.run_size != sizeof(struct dmtcp_image_run) ||
+      header.data_offset < header.regions_offset || header.data_offset > size)
+    die("corrupt image tables", NULL, 0);
+  uint64_t tables_len = header.data_offset - header.regions_offset;
+  long a = sys_mmap(TABLES_ADDR, (tables_len + PAGE - 1) & ~(PAGE - 1), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (a < 0 && a > -4096) die("cannot allocate memory for the image tables", NULL, a);
+  char *t = (char *)a;
+  if (read_full(image_fd, t, tables_len, header.regions_offset) < 0) die("cannot read the image tables", NULL, 0);
+  if (fnv1a64(FNV1A64_INIT, t, tables_len) != header.tables_checksum)
+    die("corrupt image tables (checksum mismatch)", NULL, 0);
+  regions = (struct dmtcp_image_region *)t;
+  runs = (struct dmtcp_image_run *)(t + (header.runs_offset - header.regions_offset));
+  strings = t + (header.strings_offset - header.regions_offset);
+  for (uint32_t i = 0; i < header.num_regions; i++) {
+    const struct dmtcp_image_region *r = &regions[i];
+    if (r->start >= r->end || (r->start & (PAGE - 1)) || (r->end & (PAGE - 1)) ||
+        (uint64_t)r->first_run + r->num_runs > header.num_runs)
+      die("corrupt region table", NULL, 0);
+    if (r->end > (uint64_t)__executable_start && r->start < OWN_END)
+      die("an image region overlaps the restart program at", NULL, 0);
+  }
+}
+
+/* ---- the address space switch ---- */
+
+struct special {
+  uint64_t start, end;
+};
+
+static int current_specials(struct special *out, int max) {
+  long fd = sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) die("cannot read /proc/self/maps", NULL, fd);
+  long len = 0, r;
+  while ((r = sys_read((int)fd, maps_buf + len, sizeof maps_buf - 1 - (size_t)len)) > 0) len += r;
+  sys_close((int)fd);
+  maps_buf[len] = 0;
+  int n = 0;
+  for (char *line = maps_buf; *line;) {
+    char *end = line;
+    while (*end && *end != '\n') end++;
+    char saved = *end;
+    *end = 0;
+    uint64_t s = 0, e = 0;
+    const char *p = line;
+    for (; *p != '-'; p++) s = s * 16 + (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+    for (p++; *p != ' '; p++) e = e * 16 + (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+    const char *name = end;
+    while (name > line && name[-1] != ' ') name--;
+    if ((streq(name, "[vdso]") || starts_with(name, "[vvar")) && n < max) out[n++] = (struct special){s, e};
+    *end = saved;
+    line = saved ? end + 1 : end;
+  }
+  return n;
+}
+
+/* Unmaps everything below and above this program except the kernel's
+ * special mappings, which are moved instead. */
+static void clear_address_space(const struct special *keep, int nkeep) {
+  uint64_t own_start = (uint64_t)__executable_start;
+  uint64_t cursor = 0x10000; /* below mmap_min_addr nothing can be mapped */
+  for (int i = 0; i <= nkeep; i++) {
+    uint64_t until = i < nkeep ? keep[i].start : 0x7ffffffff000ULL;
+    /* Skip our own range inside this gap. */
+    if (cursor < own_start && until > own_start) {
+      sys_munmap(cursor, own_start - cursor);
+      cursor = OWN_END;
+    }
+    if (until > cursor) sys_munmap(cursor, until - cursor);
+    if (i < nkeep) cursor = keep[i].end;
+  }
+}
+
+static void move_vdso(struct special *cur, int ncur) {
+  struct special old[8];
+  int nold = 0;
+  for (uint32_t i = 0; i < header.num_regions && nold < 8; i++)
+    if (regions[i].flags & (DMTCP_REGION_VDSO | DMTCP_REGION_VVAR)) old[nold++] = (struct special){regions[i].start, regions[i].end};
+  if (nold == 0) return;
+  if (nold != ncur) die("the vDSO of this kernel differs from the checkpointed one", NULL, 0);
+  for (int i = 0; i < ncur; i++)
+    if (cur[i].end - cur[i].start != old[i].end - old[i].start || cur[i].start - cur[0].start != old[i].start - old[0].start)
+      die("the vDSO of this kernel differs from the checkpointed one", NULL, 0);
+  /* Park first, so that old and new positions may overlap. */
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t base = cur[0].start;
+    for (int i = 0; i < ncur; i++) {
+      uint64_t len = cur[i].end - cur[i].start;
+      uint64_t to = pass == 0 ? VDSO_PARK_ADDR + (cur[i].start - base) : old[i].start;
+      long r = sys_mremap(cur[i].start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+      if (r < 0 && r > -4096) die("cannot move the vDSO", NULL, r);
+      cur[i] = (struct special){to, to + len};
+    }
+  }
+}
+
+static void map_regions(void) {
+  for (uint32_t i = 0; i < header.num_regions; i++) {
+    const struct dmtcp_image_region *r = &regions[i];
+    if (r->flags & (DMTCP_REGION_VDSO | DMTCP_REGION_VVAR)) continue;
+    uint64_t len = r->end - r->start;
+    int shared = r->flags & DMTCP_REGION_SHARED;
+    int prot = (int)r->prot | (r->num_runs ? PROT_WRITE : 0);
+    long a;
+    if (r->flags & DMTCP_REGION_FILE) {
+      const char *path = strings + r->path_offset;
+      long fd = sys_open(path, (shared && (r->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY, 0);
+      if (fd < 0) die("cannot open mapped file", path, fd);
+      a = sys_mmap(r->start, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, (int)fd, r->file_offset);
+      sys_close((int)fd);
+      if (a < 0 && a > -4096) die("cannot map file", path, a);
+    } else {
+      int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
+      if (r->flags & DMTCP_REGION_GROWSDOWN) flags |= MAP_GROWSDOWN;
+      a = sys_mmap(r->start, len, prot, flags, -1, 0);
+      if (a < 0 && a > -4096) {
+        put("dmtcp restart: cannot map region ");
+        put_hex(r->start);
+        put("\n");
+        sys_exit_group(1);
+      }
+    }
+    for (uint32_t k = 0; k < r->num_runs; k++) {
+      const struct dmtcp_image_run *run = &runs[r->first_run + k];
+      if (run->addr < r->start || run->addr + run->len > r->end) die("corrupt run table", NULL, 0);
+      if (read_full(image_fd, (void *)run->addr, run->len, run->data_offset) < 0) die("cannot read image data", NULL, 0);
+    }
+    if (prot != (int)r->prot) sys_mprotect(r->start, len, (int)r->prot);
+  }
+}
+
+static void switch_address_space(void) {
+  struct special cur[8];
+  int ncur = current_specials(cur, 8);
+  clear_address_space(cur, ncur);
+  move_vdso(cur, ncur);
+  map_regions();
+  sys_close(image_fd);
+  void (*entry)(const struct dmtcp_restart_info *) = (void (*)(const struct dmtcp_restart_info *))header.restore_entry;
+  entry(&info);
+  die("the restored runtime returned", NULL, 0);
+}
+
+static void make_absolute(char *dst, size_t cap, const char *path) {
+  if (path[0] == '/') {
+    copy_str(dst, cap, path);
+    return;
+  }
+  long n = sys_call2(__NR_getcwd, (long)dst, (long)cap);
+  if (n < 0) {
+    copy_str(dst, cap, path);
+    return;
+  }
+  size_t len = sys_strlen(dst);
+  if (len + 1 < cap) dst[len++] = '/';
+  copy_str(dst + len, cap - len, path);
+}
+
+void restart_main(uint64_t *sp) {
+  int argc = (int)sp[0];
+  char **argv = (char **)(sp + 1);
+  char **envp = argv + argc + 1;
+  if (argc < 2) {
+    put("usage: dmtcp-restart-image IMAGE...\n");
+    sys_exit_group(2);
+  }
+  /* One process per image: the first stays here, the others are forked. */
+  int mine = 1;
+  for (int i = 2; i < argc; i++) {
+    long pid = sys_fork();
+    if (pid < 0) die("fork failed", NULL, pid);
+    if (pid == 0) {
+      mine = i;
+      break;
+    }
+  }
+  info.version = 1;
+  info.coord_port = (uint32_t)parse_dec(env_get(envp, DMTCP_ENV_COORD_PORT));
+  if (!info.coord_port) info.coord_port = DMTCP_DEFAULT_COORD_PORT;
+  copy_str(info.coord_host, sizeof info.coord_host, env_get(envp, DMTCP_ENV_COORD_HOST));
+  if (!info.coord_host[0]) copy_str(info.coord_host, sizeof info.coord_host, "127.0.0.1");
+  copy_str(info.ckpt_dir, sizeof info.ckpt_dir, env_get(envp, DMTCP_ENV_CKPT_DIR));
+  make_absolute(info.image_path, sizeof info.image_path, argv[mine]);
+  info.unmap_start = (uint64_t)__executable_start;
+  info.unmap_end = OWN_END;
+  load_image(info.image_path);
+  run_on_stack(stack_area + sizeof stack_area, switch_address_space);
+}

@@ -1,0 +1,115 @@
+/* Start-up of the runtime in every process of a computation: read the
+ * launch environment, register with the coordinator on a protected fd, and
+ * start the checkpoint thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+struct runtime g_rt;
+
+static void copy_env(char *dst, size_t cap, const char *name) {
+  const char *v = getenv(name);
+  if (!v) return;
+  strncpy(dst, v, cap - 1);
+  dst[cap - 1] = 0;
+}
+
+static uint64_t parse_hex(const char *s) {
+  uint64_t v = 0;
+  for (; s && *s; s++) {
+    int c = *s;
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) break;
+    v = v * 16 + (uint64_t)d;
+  }
+  return v;
+}
+
+/* Registers this process; inherited_fd >= 0 is the connection kept across
+ * exec.  Returns 0 on success. */
+int connect_and_register(int kind, int inherited_fd) {
+  int fd = inherited_fd >= 0 ? inherited_fd : coord_connect();
+  if (fd < 0) return -1;
+  if (fd != DMTCP_COORD_FD) {
+    if (dup3(fd, DMTCP_COORD_FD, O_CLOEXEC) < 0) return -1;
+    close(fd);
+  }
+  fcntl(DMTCP_COORD_FD, F_SETFD, FD_CLOEXEC);
+  char buf[512];
+  struct msg m;
+  if (coord_hello(DMTCP_COORD_FD, kind, 0, &m, buf, sizeof buf) < 0) return -1;
+  g_rt.upid = m.hdr.upid;
+  g_rt.comp_id = m.hdr.comp_id;
+  g_rt.generation = m.hdr.generation;
+  return 0;
+}
+
+void start_ckpt_thread(void) {
+  struct thread_rec *t = thread_alloc(TK_CKPT);
+  sigset_t all, old;
+  sigfillset(&all);
+  REAL(pthread_sigmask)(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int r = REAL(pthread_create)(&th, &attr, ckpt_thread_main, t);
+  pthread_attr_destroy(&attr);
+  REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+  if (r != 0) {
+    log_msg("cannot start the checkpoint thread: %s", strerror(r));
+    atomic_store(&t->state, T_FREE);
+  }
+}
+
+__attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, char **envp) {
+  (void)envp;
+  const char *port = getenv(DMTCP_ENV_COORD_PORT);
+  if (!port || !*port) return; /* loaded outside a computation: stay out of the way */
+  g_debug = getenv(DMTCP_ENV_DEBUG) && getenv(DMTCP_ENV_DEBUG)[0] == '1';
+  g_rt.argc = argc;
+  g_rt.argv = argv;
+  g_rt.coord_port = atoi(port);
+  copy_env(g_rt.coord_host, sizeof g_rt.coord_host, DMTCP_ENV_COORD_HOST);
+  copy_env(g_rt.preload, sizeof g_rt.preload, DMTCP_ENV_PRELOAD);
+  copy_env(g_rt.ckpt_dir, sizeof g_rt.ckpt_dir, DMTCP_ENV_CKPT_DIR);
+  if (!g_rt.ckpt_dir[0] && !getcwd(g_rt.ckpt_dir, sizeof g_rt.ckpt_dir)) strcpy(g_rt.ckpt_dir, ".");
+  if (getenv("DMTCP_INTERVAL")) g_rt.interval = atoi(getenv("DMTCP_INTERVAL"));
+  if (getenv(DMTCP_ENV_SIGCKPT)) {
+    int s = atoi(getenv(DMTCP_ENV_SIGCKPT));
+    if (s > 0 && s < 65 && s != SIGKILL && s != SIGSTOP) g_sigckpt = s;
+  }
+  if (coord_set_address(g_rt.coord_host, g_rt.coord_port) < 0) {
+    log_msg("%s must be a numeric IPv4 address, not '%s'", DMTCP_ENV_COORD_HOST, g_rt.coord_host);
+    _exit(1);
+  }
+
+  int inherited = -1;
+  const char *fdstr = getenv(DMTCP_ENV_COORD_FD);
+  if (fdstr && getenv(DMTCP_ENV_UPID)) {
+    inherited = atoi(fdstr);
+    g_rt.upid = parse_hex(getenv(DMTCP_ENV_UPID));
+    if (getenv(DMTCP_ENV_COMP_ID)) g_rt.comp_id = parse_hex(getenv(DMTCP_ENV_COMP_ID));
+    if (fcntl(inherited, F_GETFD) < 0) inherited = -1;
+  }
+  /* These describe one exec only; children started by other means (posix_spawn)
+   * must register as new processes. */
+  unsetenv(DMTCP_ENV_COORD_FD);
+  unsetenv(DMTCP_ENV_UPID);
+
+  threads_init_main();
+  threads_install_handler();
+  int kind = inherited >= 0 ? DMTCP_HELLO_EXEC : DMTCP_HELLO_LAUNCH;
+  if (connect_and_register(kind, inherited) < 0) {
+    log_msg("cannot register with the coordinator at %s:%d: %s", g_rt.coord_host[0] ? g_rt.coord_host : "127.0.0.1",
+            g_rt.coord_port, strerror(errno));
+    _exit(1);
+  }
+  g_rt.enabled = 1;
+  start_ckpt_thread();
+  LOG_DEBUG("registered as upid %lx in computation %lx", (unsigned long)g_rt.upid, (unsigned long)g_rt.comp_id);
+}

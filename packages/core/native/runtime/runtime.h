@@ -1,0 +1,158 @@
+/* Internal state and functions of libdmtcp.so shared between its modules. */
+#ifndef DMTCP_RUNTIME_H
+#define DMTCP_RUNTIME_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "dmtcp/image.h"
+#include "dmtcp/protocol.h"
+#include "sys.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- text building without malloc or stdio (sbuf.c) ---- */
+struct sbuf {
+  char *buf;
+  size_t len;
+  size_t cap;
+  int overflow;
+};
+HIDDEN void sb_init(struct sbuf *sb, char *buf, size_t cap);
+HIDDEN void sb_putc(struct sbuf *sb, char c);
+HIDDEN void sb_puts(struct sbuf *sb, const char *s);
+HIDDEN void sb_putn(struct sbuf *sb, const char *s, size_t n);
+HIDDEN void sb_putu(struct sbuf *sb, uint64_t v);
+HIDDEN void sb_puti(struct sbuf *sb, int64_t v);
+HIDDEN void sb_putx(struct sbuf *sb, uint64_t v, int width);
+HIDDEN void sb_json_str(struct sbuf *sb, const char *s);
+HIDDEN void sb_vformat(struct sbuf *sb, const char *fmt, va_list ap);
+HIDDEN const char *sb_cstr(struct sbuf *sb);
+
+/* ---- logging safe at checkpoint time (log.c) ---- */
+HIDDEN extern int g_debug;
+HIDDEN void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define LOG_DEBUG(...)                   \
+  do {                                   \
+    if (g_debug) log_msg(__VA_ARGS__);   \
+  } while (0)
+
+/* ---- thread context (ctx.S) ---- */
+struct thread_ctx {
+  uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  uint16_t pad;
+};
+HIDDEN int ctx_save(struct thread_ctx *ctx) __attribute__((returns_twice));
+/* Switches to ctx, then increments *counter and wakes its futex waiters, so
+ * that nobody unmaps the stack we were running on too early. */
+HIDDEN void ctx_restore_and_count(const struct thread_ctx *ctx, _Atomic int *counter) __attribute__((noreturn));
+HIDDEN long clone_thread(unsigned long flags, void *stack, int *ptid, int *ctid, uint64_t tls,
+                         void (*fn)(void *), void *arg);
+
+/* ---- threads (threads.c) ---- */
+enum thread_state { T_FREE = 0, T_CREATING, T_RUNNING, T_SUSPEND_REQ, T_SUSPENDED, T_EXITING };
+enum thread_kind { TK_USER = 0, TK_MAIN, TK_CKPT };
+
+#define MAX_THREADS 2048
+
+struct thread_rec {
+  _Atomic int state;
+  int kind;
+  _Atomic pid_t tid;
+  pthread_t pthread;
+  int *tid_addr;          /* glibc's cached tid in struct pthread; also clear-child-tid */
+  uint64_t fsbase;
+  void *robust_head;
+  size_t robust_len;
+  stack_t altstack;
+  uint64_t sigmask;       /* kernel mask when ctx was saved */
+  struct thread_ctx ctx;
+  void *(*start_fn)(void *);
+  void *start_arg;
+};
+
+HIDDEN extern struct thread_rec g_threads[MAX_THREADS];
+HIDDEN extern int g_sigckpt;
+HIDDEN extern long g_tid_offset;   /* offset of the tid field inside struct pthread */
+HIDDEN void threads_init_main(void);
+HIDDEN struct thread_rec *thread_alloc(int kind);
+HIDDEN void thread_fill_self(struct thread_rec *t);
+HIDDEN void threads_reset_after_fork(void);
+HIDDEN int threads_suspend_all(void);
+HIDDEN void threads_resume_all(void);
+HIDDEN int threads_count_kind(int kind);
+HIDDEN void threads_install_handler(void);
+HIDDEN void thread_mark_exiting(struct thread_rec *t);
+
+/* ---- exclusion between wrappers and checkpoints (lock.c) ---- */
+HIDDEN void ckpt_lock_read(void);
+HIDDEN void ckpt_unlock_read(void);
+HIDDEN void ckpt_lock_write(void);
+HIDDEN void ckpt_unlock_write(void);
+HIDDEN void ckpt_lock_reset(void);
+
+/* ---- coordinator connection (coord.c) ---- */
+struct msg {
+  struct dmtcp_msg_hdr hdr;
+  char *payload;           /* points into the caller's buffer */
+  uint32_t payload_len;
+};
+HIDDEN int coord_connect(void);
+HIDDEN int coord_send(int fd, int type, uint32_t extra, const char *name, const void *payload, size_t len);
+HIDDEN int coord_recv(int fd, struct msg *m, char *buf, size_t cap);
+HIDDEN int coord_hello(int fd, int kind, uint64_t parent_upid, struct msg *reply, char *buf, size_t cap);
+/* Sends a barrier record and waits for its release; returns 0, or -1 when
+ * the round failed or the coordinator went away. reply_buf may be NULL. */
+HIDDEN int coord_barrier(const char *name, const char *record, size_t len, char *reply_buf, size_t cap);
+HIDDEN int coord_set_address(const char *host, int port);
+
+/* ---- process-wide runtime state (init.c) ---- */
+struct runtime {
+  int enabled;
+  uint64_t upid;
+  uint64_t comp_id;
+  uint64_t generation;
+  uint32_t num_peers;
+  int argc;
+  char **argv;
+  char ckpt_dir[1024];
+  char preload[4096];        /* our libraries for LD_PRELOAD across exec */
+  char coord_host[64];
+  int coord_port;
+  int interval;
+  volatile int is_restart;   /* set by restore_entry */
+};
+HIDDEN extern struct runtime g_rt;
+HIDDEN void start_ckpt_thread(void);
+HIDDEN int connect_and_register(int kind, int inherited_fd);
+
+/* ---- checkpoint thread (ckpt.c) and image writer (image_write.c) ---- */
+HIDDEN void *ckpt_thread_main(void *arg);
+enum write_result { WRITE_OK = 0, WRITE_FAILED = -1, WRITE_RESTARTED = 1 };
+HIDDEN int image_write(const char *tmp_path, uint64_t *bytes_out);
+HIDDEN void image_path(char *out, size_t cap, int tmp);
+
+/* ---- process state saved beside memory (procstate.c) ---- */
+HIDDEN void procstate_save(void);
+HIDDEN void procstate_restore_signals(void);   /* raw syscalls only */
+HIDDEN void procstate_restore_rest(void);
+
+/* ---- restore (restore.c) ---- */
+HIDDEN extern struct dmtcp_restart_info g_restart_info;
+HIDDEN extern _Atomic int g_restored_threads;
+EXPORT void dmtcp_restore_entry(const struct dmtcp_restart_info *info) __attribute__((noreturn));
+
+/* ---- real libc functions (wrappers.c) ---- */
+HIDDEN void *real_sym(const char *name);
+#define REAL(name, ...) ((__typeof__(&name))real_sym(#name))
+
+#endif

@@ -1,0 +1,205 @@
+/* The table of threads, and suspending/resuming them with the checkpoint
+ * signal.  Each user thread saves its own context inside the signal handler
+ * and waits there; at restart it is recreated and jumps back into that
+ * handler, whose return (sigreturn) restores the interrupted registers and
+ * signal mask from the signal frame on its restored stack. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "runtime.h"
+
+#ifndef ARCH_GET_FS
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#endif
+
+struct thread_rec g_threads[MAX_THREADS];
+int g_sigckpt = 60;
+long g_tid_offset = -1;
+
+static _Atomic int table_lock;
+static _Atomic uint32_t resume_gen;
+static _Atomic int suspended_count;
+
+static void table_acquire(void) {
+  while (atomic_exchange(&table_lock, 1)) sys_futex(&table_lock, FUTEX_WAIT_PRIVATE, 1, NULL);
+}
+static void table_release(void) {
+  atomic_store(&table_lock, 0);
+  sys_futex(&table_lock, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/* Finds where glibc keeps the thread's tid inside struct pthread: the kernel
+ * knows it as the clear-child-tid address (PR_GET_TID_ADDRESS); without that
+ * prctl, look for the tid value near the start of the descriptor. */
+static long find_tid_offset(void) {
+  int *addr = NULL;
+  char *self = (char *)pthread_self();
+  if (prctl(PR_GET_TID_ADDRESS, &addr, 0, 0, 0) == 0 && addr) {
+    long off = (char *)addr - self;
+    if (off > 0 && off < 4096) return off;
+  }
+  pid_t tid = (pid_t)sys_gettid();
+  for (long off = 0x100; off < 0x1000; off += 4)
+    if (*(pid_t *)(self + off) == tid) return off;
+  return -1;
+}
+
+void thread_fill_self(struct thread_rec *t) {
+  t->tid = (pid_t)sys_gettid();
+  t->pthread = pthread_self();
+  t->tid_addr = g_tid_offset >= 0 ? (int *)((char *)t->pthread + g_tid_offset) : NULL;
+}
+
+struct thread_rec *thread_alloc(int kind) {
+  table_acquire();
+  struct thread_rec *found = NULL;
+  for (int i = 0; i < MAX_THREADS; i++) {
+    struct thread_rec *t = &g_threads[i];
+    int st = atomic_load(&t->state);
+    if (st == T_EXITING && sys_tgkill((int)sys_getpid(), t->tid, 0) == -ESRCH) st = T_FREE;
+    if (st == T_FREE) {
+      memset(t, 0, sizeof *t);
+      t->kind = kind;
+      atomic_store(&t->state, T_CREATING);
+      found = t;
+      break;
+    }
+  }
+  table_release();
+  if (!found) log_msg("more than %d threads: new thread not under checkpoint control", MAX_THREADS);
+  return found;
+}
+
+void threads_init_main(void) {
+  g_tid_offset = find_tid_offset();
+  if (g_tid_offset < 0) log_msg("cannot locate the cached tid in struct pthread; threads may misbehave after restart");
+  struct thread_rec *t = thread_alloc(TK_MAIN);
+  thread_fill_self(t);
+  atomic_store(&t->state, T_RUNNING);
+}
+
+void threads_reset_after_fork(void) {
+  pid_t self = (pid_t)sys_gettid();
+  for (int i = 0; i < MAX_THREADS; i++) {
+    struct thread_rec *t = &g_threads[i];
+    if (atomic_load(&t->state) != T_FREE && t->tid == self) {
+      t->kind = TK_MAIN;
+      atomic_store(&t->state, T_RUNNING);
+      continue;
+    }
+    atomic_store(&t->state, T_FREE);
+  }
+  atomic_store(&table_lock, 0);
+}
+
+int threads_count_kind(int kind) {
+  int n = 0;
+  for (int i = 0; i < MAX_THREADS; i++) {
+    int st = atomic_load(&g_threads[i].state);
+    if (st != T_FREE && st != T_EXITING && g_threads[i].kind == kind) n++;
+  }
+  return n;
+}
+
+static struct thread_rec *lookup_tid(pid_t tid) {
+  for (int i = 0; i < MAX_THREADS; i++)
+    if (atomic_load(&g_threads[i].tid) == tid && atomic_load(&g_threads[i].state) != T_FREE) return &g_threads[i];
+  return NULL;
+}
+
+static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
+  (void)sig;
+  (void)info;
+  (void)uctx;
+  int saved_errno = errno;
+  struct thread_rec *t = lookup_tid((pid_t)sys_gettid());
+  if (!t || atomic_load(&t->state) != T_SUSPEND_REQ) {
+    errno = saved_errno;
+    return;
+  }
+  uint32_t gen = atomic_load(&resume_gen);
+  sys_rt_sigprocmask(SIG_BLOCK, NULL, &t->sigmask);
+  sys_call3(__NR_get_robust_list, 0, (long)&t->robust_head, (long)&t->robust_len);
+  sys_sigaltstack(NULL, &t->altstack);
+  sys_arch_prctl(ARCH_GET_FS, (uint64_t)&t->fsbase);
+  if (ctx_save(&t->ctx) == 0) {
+    atomic_store(&t->state, T_SUSPENDED);
+    atomic_fetch_add(&suspended_count, 1);
+    sys_futex(&suspended_count, FUTEX_WAKE_PRIVATE, 1, NULL);
+  }
+  /* Both after suspending and after a restart: wait for the resume. */
+  while (atomic_load(&resume_gen) == gen) sys_futex(&resume_gen, FUTEX_WAIT_PRIVATE, (int)gen, NULL);
+  atomic_store(&t->state, T_RUNNING);
+  errno = saved_errno;
+}
+
+void threads_install_handler(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = suspend_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  REAL(sigaction)(g_sigckpt, &sa, NULL);
+}
+
+/* Waits until a thread that was leaving has really left the kernel. */
+static void wait_exited(struct thread_rec *t) {
+  struct timespec ts = {0, 200000};
+  for (int i = 0; i < 50000 && sys_tgkill((int)sys_getpid(), t->tid, 0) != -ESRCH; i++)
+    sys_call2(__NR_nanosleep, (long)&ts, 0);
+  atomic_store(&t->state, T_FREE);
+}
+
+int threads_suspend_all(void) {
+  int pid = (int)sys_getpid();
+  int requested = 0;
+  atomic_store(&suspended_count, 0);
+  table_acquire();
+  for (int i = 0; i < MAX_THREADS; i++) {
+    struct thread_rec *t = &g_threads[i];
+    int st = atomic_load(&t->state);
+    if (st == T_EXITING) {
+      wait_exited(t);
+      continue;
+    }
+    if (t->kind == TK_CKPT || t->tid == 0 || (st != T_RUNNING && st != T_CREATING)) continue;
+    int expected = st;
+    if (!atomic_compare_exchange_strong(&t->state, &expected, T_SUSPEND_REQ)) {
+      if (expected == T_EXITING) wait_exited(t);
+      continue;
+    }
+    if (sys_tgkill(pid, t->tid, g_sigckpt) == -ESRCH) {
+      atomic_store(&t->state, T_FREE);
+      continue;
+    }
+    requested++;
+  }
+  table_release();
+  for (;;) {
+    int n = atomic_load(&suspended_count);
+    if (n >= requested) break;
+    sys_futex(&suspended_count, FUTEX_WAIT_PRIVATE, n, NULL);
+  }
+  /* Threads that were leaving when asked to stop: let them finish, so that
+   * no joiner waits forever on a thread that is not in the image. */
+  for (int i = 0; i < MAX_THREADS; i++)
+    if (atomic_load(&g_threads[i].state) == T_EXITING) wait_exited(&g_threads[i]);
+  return requested;
+}
+
+/* Called by a thread on its way out (return, pthread_exit, cancellation). */
+void thread_mark_exiting(struct thread_rec *t) {
+  int old = atomic_exchange(&t->state, T_EXITING);
+  if (old == T_SUSPEND_REQ) {
+    atomic_fetch_add(&suspended_count, 1);
+    sys_futex(&suspended_count, FUTEX_WAKE_PRIVATE, 1, NULL);
+  }
+}
+
+void threads_resume_all(void) {
+  atomic_fetch_add(&resume_gen, 1);
+  sys_futex(&resume_gen, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL);
+}
