@@ -409,6 +409,7 @@ static void save_own_thread_state(void) {
     sys_call3(__NR_get_robust_list, 0, (long)&t->robust_head, (long)&t->robust_len);
     sys_sigaltstack(NULL, &t->altstack);
     sys_arch_prctl(0x1003 /* ARCH_GET_FS */, (uint64_t)&t->fsbase);
+    sys_call2(__NR_prctl, 16 /* PR_GET_NAME */, (long)t->name);
     return;
   }
 }

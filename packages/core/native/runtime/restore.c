@@ -35,6 +35,7 @@ static void restore_thread(void *arg) {
     ss.ss_flags = 0;
     sys_sigaltstack(&ss, NULL);
   }
+  if (t->name[0]) sys_call2(__NR_prctl, 15 /* PR_SET_NAME */, (long)t->name);
   sys_rt_sigprocmask(SIG_SETMASK, &t->sigmask, NULL);
   ctx_restore_and_count(&t->ctx, &g_restored_threads);
 }

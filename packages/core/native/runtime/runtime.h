@@ -75,6 +75,7 @@ struct thread_rec {
   size_t robust_len;
   stack_t altstack;
   uint64_t sigmask;       /* kernel mask when ctx was saved */
+  char name[16];          /* comm, for ps/pkill after restart */
   struct thread_ctx ctx;
   void *(*start_fn)(void *);
   void *start_arg;

@@ -125,6 +125,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   sys_call3(__NR_get_robust_list, 0, (long)&t->robust_head, (long)&t->robust_len);
   sys_sigaltstack(NULL, &t->altstack);
   sys_arch_prctl(ARCH_GET_FS, (uint64_t)&t->fsbase);
+  sys_call2(__NR_prctl, PR_GET_NAME, (long)t->name);
   if (ctx_save(&t->ctx) == 0) {
     atomic_store(&t->state, T_SUSPENDED);
     atomic_fetch_add(&suspended_count, 1);
