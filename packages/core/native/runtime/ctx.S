@@ -40,7 +40,7 @@ ctx_restore_and_count:
     /* From here on we are on the thread's own stack. */
     lock incl (%rsi)
     movq %rsi, %rdi
-    movl $1, %esi              /* FUTEX_WAKE */
+    movl $129, %esi            /* FUTEX_WAKE_PRIVATE, as the waiter uses */
     movl $0x7fffffff, %edx
     xorl %r10d, %r10d
     movl $202, %eax            /* __NR_futex */

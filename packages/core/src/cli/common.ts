@@ -124,7 +124,7 @@ export interface DaemonOptions {
  */
 export async function startDaemonCoordinator(opts: DaemonOptions): Promise<number> {
   if (!existsSync(paths.cli)) throw new CliError(`CLI bundle ${paths.cli} is missing; run the build`);
-  const args = [paths.cli, 'coordinator', '--daemon', '--coord-host', opts.ip, '--coord-port', String(opts.port)];
+  const args = [paths.cli, 'coordinator', '--daemon', '--no-log-file', '--coord-host', opts.ip, '--coord-port', String(opts.port)];
   if (opts.exitOnLast) args.push('--exit-on-last');
   if (opts.interval !== undefined) args.push('--interval', String(opts.interval));
   if (opts.ckptDir !== undefined) args.push('--ckptdir', opts.ckptDir);

@@ -75,7 +75,11 @@ const stdoutIO: CliIO = {
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+  if (first === undefined) {
+    io.err('dmtcp: missing command (try dmtcp help)');
+    return 2;
+  }
+  if (first === 'help' || first === '--help' || first === '-h') {
     const topic = first === 'help' ? rest[0] : undefined;
     if (topic !== undefined) {
       const entry = COMMANDS[topic];
@@ -86,7 +90,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       return runCommand(topic, entry, ['--help'], io);
     }
     io.out(overview());
-    return first === undefined ? 2 : 0;
+    return 0;
   }
   if (first === '--version' || first === '-V' || first === 'version') {
     io.out(`dmtcp ${version()}`);

@@ -316,9 +316,11 @@ export class Coordinator {
       if (this.killWaits.length > 0) {
         // A process appearing while we kill the computation belongs to it.
         this.send(conn, encodeFrame({ type: DMT_KILL }));
-        conn.role = 'deferred';
-        conn.deferredHello = null;
-        this.deferred.push(conn);
+        if (!conn.worker) {
+          conn.role = 'deferred';
+          conn.deferredHello = null;
+          this.deferred.push(conn);
+        }
         return;
       }
       if (conn.worker) {

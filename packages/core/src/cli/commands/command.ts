@@ -72,7 +72,7 @@ function humanReply(cmd: UserCommand, reply: UserReply, shownAt: string): string
       const r = reply as CheckpointReply;
       const images = r.images ?? [];
       return [
-        `checkpoint ${r.generation}: ${plural(images.length, 'image')} written in ${r.elapsed_ms} ms`,
+        `checkpoint ${r.generation}: ${plural(images.length, 'image')} written in ${Math.round(r.elapsed_ms)} ms`,
         ...images.map((i) => `  ${i}`),
         ...(r.scripts ?? []).map((s) => `restart script: ${s}`),
       ];

@@ -27,6 +27,9 @@ const OPTIONS = {
   'port-file': { type: 'string', arg: 'F', help: 'write the port it listens on to F (useful with --coord-port 0)' },
   // The --daemon parent hands this to its child to learn when it listens.
   'ready-fd': { type: 'string', hidden: true },
+  // Coordinators started by launch/restart keep the checkpoint directory
+  // free of anything but images (unless DMTCP_DEBUG=1).
+  'no-log-file': { type: 'boolean', hidden: true },
   ...COMMON_OPTIONS,
 } as const;
 
@@ -151,7 +154,7 @@ function readLine(stream: Readable, timeoutMs: number): Promise<string | undefin
 async function runDaemon(
   host: string,
   port: number,
-  opts: { ckptDir?: string; exitOnLast: boolean; interval?: number; portFile?: string },
+  opts: { ckptDir?: string; exitOnLast: boolean; interval?: number; portFile?: string; logFile: boolean },
   io: CliIO,
 ): Promise<number> {
   const args = [paths.cli, 'coordinator', '--coord-host', host, '--coord-port', String(port), '--ready-fd', '3'];
@@ -161,7 +164,7 @@ async function runDaemon(
   if (opts.portFile !== undefined) args.push('--port-file', opts.portFile);
 
   let log: number | 'ignore' = 'ignore';
-  if (opts.ckptDir !== undefined) {
+  if (opts.ckptDir !== undefined && opts.logFile) {
     const file = path.join(opts.ckptDir, 'dmtcp-coordinator.log');
     try {
       log = openSync(file, 'a');
@@ -222,6 +225,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (!Number.isInteger(readyFd) || readyFd < 0) throw new UsageError('invalid --ready-fd');
   }
   const opts = { ckptDir, exitOnLast: values['exit-on-last'] === true, interval, portFile };
-  if (values.daemon) return runDaemon(host, coord.port, opts, io);
+  if (values.daemon) {
+    const logFile = !values['no-log-file'] || io.env['DMTCP_DEBUG'] === '1';
+    return runDaemon(host, coord.port, { ...opts, logFile }, io);
+  }
   return runForeground(host, coord.port, { ...opts, readyFd }, io);
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The main job, end to end: launch a real program under checkpoint control,
+# checkpoint it, kill it, restart it from its image, and show that it goes on
+# counting where it stopped.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$root" && pnpm --silent build >/dev/null)
+dmtcp() { node "$root/packages/core/dist/cli.js" "$@"; }
+work=$(mktemp -d /tmp/dmtcp-demo.XXXXXX)
+port=$(( 20000 + RANDOM % 20000 ))
+cat >"$work/counter.c" <<'C'
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+  for (long n = 0;; n++) { printf("count %ld\n", n); fflush(stdout); usleep(200000); }
+}
+C
+cc -O1 -o "$work/counter" "$work/counter.c"
+cd "$work"
+
+echo "\$ dmtcp launch ./counter"
+dmtcp launch --coord-port "$port" ./counter > launch.out 2>&1 &
+disown
+sleep 1.5
+echo "\$ dmtcp command --checkpoint"
+dmtcp command --coord-port "$port" --checkpoint
+sleep 0.5
+echo "\$ kill -9 <counter>   (it had printed:)"
+pid=$(dmtcp command --coord-port "$port" --status --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).processes[0].pid))')
+kill -9 "$pid"
+wait 2>/dev/null || true
+grep '^count' launch.out | tail -4 | sed 's/^/    /'
+echo "\$ dmtcp restart ckpt_counter_*.dmtcp   (it goes on from the checkpoint:)"
+dmtcp restart --coord-port "$port" ckpt_counter_*.dmtcp > restart.out 2>&1 &
+disown
+sleep 1.5
+dmtcp command --coord-port "$port" --quit >/dev/null 2>&1 || true
+wait 2>/dev/null || true
+grep '^count' restart.out | head -4 | sed 's/^/    /'
+echo "(files in $work)"
