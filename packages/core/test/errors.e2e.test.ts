@@ -62,8 +62,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Restart `image` into a fresh coordinator; expect a one-line refusal and the image untouched. */
-async function expectRestartRefused(image: string, mentions: readonly string[] = []): Promise<void> {
+/** Restart `image` into a fresh coordinator; expect a one-line refusal naming the image (and `mentions`), image untouched. */
+async function expectRestartRefused(image: string, mentions: readonly string[] = [image]): Promise<void> {
   const coord = await startCoordinator();
   const before = await sha256(image);
   const res = await runCli(['restart', '--join-coordinator', '--coord-port', String(coord.port), image], { timeoutMs: 30_000 });

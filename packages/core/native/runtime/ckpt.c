@@ -55,6 +55,8 @@ static void do_checkpoint(const struct msg *m) {
   }
   threads_suspend_all();
   if (coord_barrier(DMTCP_BARRIER_SUSPENDED, NULL, 0, NULL, 0) < 0) goto resume;
+  /* Processes may join until this barrier; its release has the final count. */
+  if (g_last_release_extra) g_rt.num_peers = g_last_release_extra;
 
   procstate_save();
   char tmp[1200], final[1200];
@@ -88,6 +90,7 @@ static void do_checkpoint(const struct msg *m) {
 resume:
   threads_resume_all();
   coord_barrier(DMTCP_BARRIER_RESUMED, NULL, 0, NULL, 0);
+  g_rt.done_generation = g_rt.generation;
 }
 
 /* Runs in the restored checkpoint thread, every other thread recreated and
@@ -142,7 +145,8 @@ void *ckpt_thread_main(void *arg) {
     }
     switch (m.hdr.type) {
       case DMT_DO_CHECKPOINT:
-        do_checkpoint(&m);
+        /* A copy sent again around an exec for a round already done. */
+        if (m.hdr.generation > g_rt.done_generation) do_checkpoint(&m);
         break;
       case DMT_KILL:
         sys_call2(__NR_kill, sys_getpid(), SIGKILL);

@@ -13,6 +13,7 @@
 #include "runtime.h"
 
 static struct sockaddr_in coord_addr;
+uint32_t g_last_release_extra;
 
 int coord_set_address(const char *host, int port) {
   memset(&coord_addr, 0, sizeof coord_addr);
@@ -178,7 +179,10 @@ int coord_barrier(const char *name, const char *record, size_t len, char *reply_
   for (;;) {
     struct msg m;
     if (coord_recv(DMTCP_COORD_FD, &m, reply_buf, cap) < 0) return -1;
-    if (m.hdr.type == DMT_BARRIER_RELEASED && strncmp(m.hdr.name, name, sizeof m.hdr.name) == 0) return 0;
+    if (m.hdr.type == DMT_BARRIER_RELEASED && strncmp(m.hdr.name, name, sizeof m.hdr.name) == 0) {
+      g_last_release_extra = m.hdr.extra;
+      return 0;
+    }
     if (m.hdr.type == DMT_ROUND_FAILED) return -1;
     if (m.hdr.type == DMT_KILL) sys_call2(__NR_kill, sys_getpid(), SIGKILL);
     LOG_DEBUG("ignoring message %u while waiting for barrier %s", m.hdr.type, name);

@@ -115,6 +115,8 @@ HIDDEN int coord_hello(int fd, int kind, uint64_t parent_upid, struct msg *reply
  * the round failed or the coordinator went away. reply_buf may be NULL. */
 HIDDEN int coord_barrier(const char *name, const char *record, size_t len, char *reply_buf, size_t cap);
 HIDDEN int coord_set_address(const char *host, int port);
+/* `extra` of the last barrier release: the number of participants. */
+HIDDEN extern uint32_t g_last_release_extra;
 
 /* ---- process-wide runtime state (init.c) ---- */
 struct runtime {
@@ -122,6 +124,7 @@ struct runtime {
   uint64_t upid;
   uint64_t comp_id;
   uint64_t generation;
+  uint64_t done_generation;  /* last checkpoint this process completed */
   uint32_t num_peers;
   int argc;
   char **argv;
