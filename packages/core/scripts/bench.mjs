@@ -7,6 +7,8 @@
 //   restart      from spawning `dmtcp restart` until the target prints again
 //   raw write    write + fsync of as many bytes as the image, into the same
 //                directory, with large writes: what the disk allows
+//   raw mem      the same for as many bytes as the process's memory: what a
+//                dump that saved every page would cost at best
 // Prints a table, then one JSON line with every number.
 //
 // Needs the core built (node scripts/build.mjs); run with `pnpm bench`.
@@ -83,10 +85,11 @@ async function runCase(exe, c) {
     const restartMs = performance.now() - r0;
     await t.kill9(restarted);
 
+    const memBytes = c.mib * MiB;
     const raw = rawWrite(coord.ckptDir, imageBytes);
     await unlink(raw.file);
-
-    const memBytes = c.mib * MiB;
+    const rawMem = rawWrite(coord.ckptDir, memBytes);
+    await unlink(rawMem.file);
     return {
       name: c.name,
       memory_bytes: memBytes,
@@ -95,7 +98,9 @@ async function runCase(exe, c) {
       frozen_ms: frozenMs,
       restart_ms: restartMs,
       raw_write_ms: raw.ms,
+      raw_write_memory_ms: rawMem.ms,
       checkpoint_over_raw_write: checkpointMs / raw.ms,
+      checkpoint_over_raw_write_memory: checkpointMs / rawMem.ms,
       image_over_memory: imageBytes / memBytes,
     };
   } finally {
@@ -112,6 +117,8 @@ function table(rows) {
     ['ckpt ms', (r) => r.checkpoint_ms.toFixed(0)],
     ['raw write ms', (r) => r.raw_write_ms.toFixed(0)],
     ['ckpt/raw', (r) => r.checkpoint_over_raw_write.toFixed(2)],
+    ['raw mem ms', (r) => r.raw_write_memory_ms.toFixed(0)],
+    ['ckpt/raw mem', (r) => r.checkpoint_over_raw_write_memory.toFixed(2)],
     ['frozen ms', (r) => r.frozen_ms.toFixed(0)],
     ['restart ms', (r) => r.restart_ms.toFixed(0)],
   ];

@@ -91,6 +91,7 @@ struct dmtcp_restart_info {
   uint32_t coord_port;
   uint64_t unmap_start;     /* the restart program's own range */
   uint64_t unmap_end;
+  uint64_t image_ino;       /* regions may still be mapped from this image */
   char coord_host[64];
   char ckpt_dir[1024];      /* empty: keep the checkpointed directory */
   char image_path[1024];

@@ -24,6 +24,10 @@
 #define O_RDWR 2
 #define O_CLOEXEC 02000000
 #define PAGE 4096ULL
+/* Runs at least this long are mapped straight from the image and paged in
+ * on demand, so restart time does not grow with the image; shorter ones are
+ * read, to keep the number of mappings small. */
+#define LAZY_MIN (256 * 1024ULL)
 
 /* Where this program keeps what it needs while the old address space goes
  * away: right after its own image (linked at 0x100000000000). */
@@ -149,8 +153,10 @@ static void load_image(const char *path) {
   long fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) die("cannot open the image", NULL, fd);
   image_fd = (int)fd;
-  uint64_t size = 0;
-  sys_fstat_size(image_fd, &size);
+  struct sys_stat st;
+  long sr = sys_fstat(image_fd, &st);
+  uint64_t size = sr == 0 ? (uint64_t)st.size : 0;
+  info.image_ino = st.ino;
   if (size < sizeof header || read_full(image_fd, &header, sizeof header, 0) < 0)
     die("not a checkpoint image (too short)", NULL, 0);
   for (int i = 0; i < 8; i++)
@@ -285,7 +291,13 @@ static void map_regions(void) {
     for (uint32_t k = 0; k < r->num_runs; k++) {
       const struct dmtcp_image_run *run = &runs[r->first_run + k];
       if (run->addr < r->start || run->addr + run->len > r->end) die("corrupt run table", NULL, 0);
-      if (read_full(image_fd, (void *)run->addr, run->len, run->data_offset) < 0) die("cannot read image data", NULL, 0);
+      int lazy = !shared && !(r->flags & (DMTCP_REGION_FILE | DMTCP_REGION_GROWSDOWN)) && run->len >= LAZY_MIN;
+      if (lazy) {
+        long m = sys_mmap(run->addr, run->len, prot, MAP_PRIVATE | MAP_FIXED, image_fd, run->data_offset);
+        if (m < 0 && m > -4096) die("cannot map image data", NULL, m);
+      } else if (read_full(image_fd, (void *)run->addr, run->len, run->data_offset) < 0) {
+        die("cannot read image data", NULL, 0);
+      }
     }
     if (prot != (int)r->prot) sys_mprotect(r->start, len, (int)r->prot);
   }

@@ -249,6 +249,12 @@ static enum policy classify(const struct map_line *ml, struct dmtcp_image_region
     return P_SKIP;
   }
   if (p[0] != '/') return shared ? P_SHARED_ANON : P_ANON;
+  /* Memory the restart mapped lazily from the image it came from: it is
+   * anonymous memory whose pages may not have been read in yet. */
+  if (!shared && g_rt.is_restart && ml->inode == g_restart_info.image_ino && strstr(p, ".dmtcp")) {
+    r->flags |= DMTCP_REGION_ALL_DATA;
+    return P_ALL;
+  }
 
   size_t n = strlen(p);
   if (n >= cap) n = cap - 1;
