@@ -54,9 +54,16 @@ export async function compileFixture(src: string, out?: string, extraFlags: read
   if (srcTime === undefined) throw new Error(`compileFixture: no such source file ${source}`);
   const flags = [...BASE_FLAGS, ...extraFlags];
   const name = path.basename(source).replace(/\.c$/, '');
-  const target = out
-    ? path.resolve(out)
-    : path.join(fixtureBuildDir(), `${name}-${shortHash(`${source}\0${flags.join('\0')}`)}`);
+  // The binary keeps the fixture's name (images are named after the program);
+  // the source path and flags pick the directory.
+  let target: string;
+  if (out) target = path.resolve(out);
+  else {
+    const dir = path.join(fixtureBuildDir(), shortHash(`${source}\0${flags.join('\0')}`));
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    target = path.join(dir, name);
+  }
   const recipe = JSON.stringify({ source, flags });
   const recipeFile = `${target}.recipe`;
 
