@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const headers = ['include/dmtcp/protocol.h', 'include/dmtcp/image.h'];
+const headers = ['include/dmtcp/protocol.h', 'include/dmtcp/image.h', 'include/dmtcp/plugin.h'];
 const outFile = path.join(root, 'src', 'generated', 'constants.ts');
 
 /** Removes comments (keeping the text of the first trailing comment of each

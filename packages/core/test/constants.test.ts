@@ -36,6 +36,7 @@ function probeSource(): string {
 #include <string.h>
 #include "dmtcp/protocol.h"
 #include "dmtcp/image.h"
+#include "dmtcp/plugin.h"
 
 static int first = 1;
 static void sep(void) { if (!first) printf(", "); first = 0; }
@@ -82,7 +83,7 @@ describe.skipIf(!hasCc)('protocol constants and header layout against C', () => 
     const src = path.join(dir, 'probe.c');
     const exe = path.join(dir, 'probe');
     writeFileSync(src, probeSource());
-    execFileSync('cc', ['-std=c11', '-Wall', '-Werror', '-I', path.join(root, 'include'), '-o', exe, src], { stdio: 'pipe' });
+    execFileSync('cc', ['-std=gnu11', '-Wall', '-Werror', '-I', path.join(root, 'include'), '-o', exe, src], { stdio: 'pipe' });
     probe = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as ProbeOutput;
   });
 

@@ -54,11 +54,19 @@ test('threads: 8 threads with a mutex, condition variables and __thread counters
     const before = progress(proc);
     if (cycle === 1) {
       // checkpoints requested back to back while the late thread comes into being
-      const first = checkpoint(coord.port);
+      let requesting = true;
+      let rounds = 0;
+      const loop = (async () => {
+        while (requesting || rounds < 2) {
+          await checkpoint(coord.port);
+          rounds++;
+        }
+      })();
+      loop.catch(() => {}); // reported by the await below
       await writeFile(path.join(ctl, 'late'), '');
-      await first;
       await proc.waitForLine(/^LATE created$/);
-      await checkpoint(coord.port);
+      requesting = false;
+      await loop;
       threads = 9;
     }
     const { images } = await checkpointImages(coord);
@@ -70,6 +78,8 @@ test('threads: 8 threads with a mutex, condition variables and __thread counters
 
     proc = restart(images, coord);
     await waitForAllThreads(proc, threads, before, 0, `after restart ${cycle}`);
+    // and threads can still be created and joined
+    await proc.waitForLine(/^SPAWN n=\d+$/);
     // __thread counters came back: every thread goes on from its count at the checkpoint, not from 0
     for (let i = 0; i < threads; i++) {
       const firstSeen = firstProgress(proc, i);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dmtcp/plugin.h"
 #include "runtime.h"
 
 static struct thread_rec *ckpt_self;
@@ -44,6 +45,29 @@ static void fsync_dir(const char *dir) {
 
 static void after_restart(void);
 
+static int barrier(const char *name) { return coord_barrier(name, NULL, 0, NULL, 0); }
+
+/* What every process does after its image: resume (is_restart = 0) or
+ * restart (1).  Plugins restore their kernel objects, refill buffers and
+ * exchange names before any user thread runs again. */
+static void resume_phase(int is_restart) {
+  const char *refilled = is_restart ? "restart:refilled" : "ckpt:refilled";
+  const char *registered = is_restart ? "restart:registered" : "ckpt:registered";
+  event_restart_flag(is_restart ? DMTCP_EVENT_RESTART : DMTCP_EVENT_RESUME, is_restart);
+  event_restart_flag(DMTCP_EVENT_REFILL, is_restart);
+  barrier(refilled);
+  g_rt.ns_phase = 1;
+  event_restart_flag(DMTCP_EVENT_REGISTER_NAME_SERVICE_DATA, is_restart);
+  barrier(registered);
+  event_restart_flag(DMTCP_EVENT_SEND_QUERIES, is_restart);
+  g_rt.ns_phase = 0;
+  event_restart_flag(DMTCP_EVENT_THREADS_RESUME, is_restart);
+  g_rt.round_is_restart = is_restart;
+  threads_resume_all();
+  barrier(is_restart ? DMTCP_BARRIER_RESTART_DONE : DMTCP_BARRIER_RESUMED);
+  api_checkpoint_done();
+}
+
 /* One checkpoint, from DO_CHECKPOINT to the resumed barrier. */
 static void do_checkpoint(const struct msg *m) {
   double t0 = now_ms();
@@ -53,15 +77,26 @@ static void do_checkpoint(const struct msg *m) {
     memcpy(g_rt.ckpt_dir, m->payload, m->payload_len);
     g_rt.ckpt_dir[m->payload_len] = 0;
   }
-  threads_suspend_all();
-  if (coord_barrier(DMTCP_BARRIER_SUSPENDED, NULL, 0, NULL, 0) < 0) goto resume;
-  /* Processes may join until this barrier; its release has the final count. */
-  if (g_last_release_extra) g_rt.num_peers = g_last_release_extra;
-
-  procstate_save();
   char tmp[1200], final[1200];
   image_path(tmp, sizeof tmp, 1);
   image_path(final, sizeof final, 0);
+
+  threads_suspend_all();
+  event_simple(DMTCP_EVENT_THREADS_SUSPEND);
+  if (barrier(DMTCP_BARRIER_SUSPENDED) < 0) goto failed;
+  /* Processes may join until this barrier; its release has the final count. */
+  if (g_last_release_extra) g_rt.num_peers = g_last_release_extra;
+  event_simple(DMTCP_EVENT_SUSPENDED);
+  event_simple(DMTCP_EVENT_LEADER_ELECTION);
+  if (barrier("ckpt:leader-election") < 0) goto failed;
+  event_simple(DMTCP_EVENT_DRAIN);
+  if (barrier("ckpt:drained") < 0) goto failed;
+
+  DmtcpEventData_t d;
+  memset(&d, 0, sizeof d);
+  d.writeCkpt.imagePath = final;
+  events_dispatch(DMTCP_EVENT_WRITE_CKPT, &d);
+  procstate_save();
   uint64_t bytes = 0;
   int r = image_write(tmp, &bytes);
   if (r == WRITE_RESTARTED) {
@@ -81,16 +116,24 @@ static void do_checkpoint(const struct msg *m) {
    * computation has written its own: a round that fails keeps the old set. */
   if (coord_barrier(DMTCP_BARRIER_WRITTEN, rec, sb.len, NULL, 0) < 0 || r != WRITE_OK) {
     unlink(tmp);
-    goto resume;
+    goto failed;
   }
   if (rename(tmp, final) < 0) log_msg("cannot rename %s: %s", tmp, strerror(errno));
   fsync_dir(g_rt.ckpt_dir);
   LOG_DEBUG("checkpoint %lu: %lu bytes in %d ms", (unsigned long)g_rt.generation, (unsigned long)bytes,
             (int)(now_ms() - t0));
-resume:
-  threads_resume_all();
-  coord_barrier(DMTCP_BARRIER_RESUMED, NULL, 0, NULL, 0);
   g_rt.done_generation = g_rt.generation;
+  resume_phase(0);
+  return;
+
+failed:
+  /* The coordinator gave up on this round: run again as before. */
+  log_msg("checkpoint %lu abandoned", (unsigned long)g_rt.generation);
+  g_rt.done_generation = g_rt.generation;
+  event_restart_flag(DMTCP_EVENT_THREADS_RESUME, 0);
+  g_rt.round_is_restart = 0;
+  threads_resume_all();
+  api_checkpoint_done();
 }
 
 /* Runs in the restored checkpoint thread, every other thread recreated and
@@ -99,7 +142,7 @@ static void after_restart(void) {
   int expected = 0;
   for (int i = 0; i < MAX_THREADS; i++) {
     int st = atomic_load(&g_threads[i].state);
-    if (st == T_SUSPENDED || (g_threads[i].kind == TK_CKPT && &g_threads[i] == ckpt_self)) expected++;
+    if (st == T_SUSPENDED || &g_threads[i] == ckpt_self) expected++;
   }
   for (;;) {
     int n = atomic_load(&g_restored_threads);
@@ -108,6 +151,7 @@ static void after_restart(void) {
   }
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)
     sys_munmap(g_restart_info.unmap_start, g_restart_info.unmap_end - g_restart_info.unmap_start);
+  g_rt.restart_count++;
   procstate_restore_rest();
   if (g_restart_info.ckpt_dir[0]) {
     size_t n = strnlen(g_restart_info.ckpt_dir, sizeof g_rt.ckpt_dir - 1);
@@ -119,9 +163,9 @@ static void after_restart(void) {
     log_msg("restart: cannot reach the coordinator at %s:%u", g_restart_info.coord_host, g_restart_info.coord_port);
     sys_exit_group(1);
   }
-  coord_barrier(DMTCP_BARRIER_RESTART_CONNECTED, NULL, 0, NULL, 0);
-  threads_resume_all();
-  coord_barrier(DMTCP_BARRIER_RESTART_DONE, NULL, 0, NULL, 0);
+  g_rt.done_generation = g_rt.generation;
+  barrier(DMTCP_BARRIER_RESTART_CONNECTED);
+  resume_phase(1);
 }
 
 void *ckpt_thread_main(void *arg) {
@@ -130,6 +174,7 @@ void *ckpt_thread_main(void *arg) {
   atomic_store(&ckpt_self->state, T_RUNNING);
   char buf[4096];
   for (;;) {
+    event_simple(DMTCP_EVENT_WAIT_FOR_SUSPEND_MSG);
     struct pollfd p = {DMTCP_COORD_FD, POLLIN, 0};
     if (poll(&p, 1, -1) < 0) {
       if (errno == EINTR) continue;

@@ -128,6 +128,11 @@ static void hello_payload(struct sbuf *sb, int kind, uint64_t parent_upid) {
     if (i) sb_putc(sb, ',');
     sb_json_str(sb, g_rt.argv[i]);
   }
+  sb_puts(sb, "],\"plugins\":[");
+  for (int i = 0; i < events_plugin_count(); i++) {
+    if (i) sb_putc(sb, ',');
+    sb_json_str(sb, events_plugin_path(i));
+  }
   sb_puts(sb, "],\"ckptdir\":");
   sb_json_str(sb, g_rt.ckpt_dir);
   if (parent_upid) {

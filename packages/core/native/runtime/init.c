@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dmtcp/plugin.h"
 #include "runtime.h"
 
 struct runtime g_rt;
@@ -66,6 +67,10 @@ void start_ckpt_thread(void) {
   }
 }
 
+static void on_exit_event(void) {
+  if (g_rt.enabled) event_simple(DMTCP_EVENT_EXIT);
+}
+
 __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, char **envp) {
   (void)envp;
   const char *port = getenv(DMTCP_ENV_COORD_PORT);
@@ -103,6 +108,7 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
 
   threads_init_main();
   threads_install_handler();
+  events_init();
   int kind = inherited >= 0 ? DMTCP_HELLO_EXEC : DMTCP_HELLO_LAUNCH;
   if (connect_and_register(kind, inherited) < 0) {
     log_msg("cannot register with the coordinator at %s:%d: %s", g_rt.coord_host[0] ? g_rt.coord_host : "127.0.0.1",
@@ -110,6 +116,9 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
     _exit(1);
   }
   g_rt.enabled = 1;
+  if (kind == DMTCP_HELLO_EXEC) event_simple(DMTCP_EVENT_POST_EXEC);
+  event_simple(DMTCP_EVENT_INIT);
+  atexit(on_exit_event);
   start_ckpt_thread();
   LOG_DEBUG("registered as upid %lx in computation %lx", (unsigned long)g_rt.upid, (unsigned long)g_rt.comp_id);
 }

@@ -134,6 +134,9 @@ struct runtime {
   int coord_port;
   int interval;
   volatile int is_restart;   /* set by restore_entry */
+  uint64_t restart_count;    /* restarts this process went through */
+  int round_is_restart;      /* what RESUME_USER_THREAD reports */
+  int ns_phase;              /* inside the publish/subscribe events */
 };
 HIDDEN extern struct runtime g_rt;
 HIDDEN void start_ckpt_thread(void);
@@ -154,6 +157,16 @@ HIDDEN void procstate_restore_rest(void);
 HIDDEN extern struct dmtcp_restart_info g_restart_info;
 HIDDEN extern _Atomic int g_restored_threads;
 EXPORT void dmtcp_restore_entry(const struct dmtcp_restart_info *info) __attribute__((noreturn));
+
+/* ---- plugin events (events.c) and API (api.c) ---- */
+union DmtcpEventData;
+HIDDEN void events_init(void);
+HIDDEN int events_plugin_count(void);
+HIDDEN const char *events_plugin_path(int i);
+HIDDEN void events_dispatch(int event, union DmtcpEventData *data);
+HIDDEN void event_simple(int event);
+HIDDEN void event_restart_flag(int event, int is_restart);
+HIDDEN void api_checkpoint_done(void);
 
 /* ---- real libc functions (wrappers.c) ---- */
 HIDDEN void *real_sym(const char *name);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "dmtcp/plugin.h"
 #include "runtime.h"
 
 #ifndef ARCH_GET_FS
@@ -121,6 +122,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
     return;
   }
   uint32_t gen = atomic_load(&resume_gen);
+  event_simple(DMTCP_EVENT_PRE_SUSPEND_USER_THREAD);
   sys_rt_sigprocmask(SIG_BLOCK, NULL, &t->sigmask);
   sys_call3(__NR_get_robust_list, 0, (long)&t->robust_head, (long)&t->robust_len);
   sys_sigaltstack(NULL, &t->altstack);
@@ -134,6 +136,10 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   /* Both after suspending and after a restart: wait for the resume. */
   while (atomic_load(&resume_gen) == gen) sys_futex(&resume_gen, FUTEX_WAIT_PRIVATE, (int)gen, NULL);
   atomic_store(&t->state, T_RUNNING);
+  DmtcpEventData_t d;
+  memset(&d, 0, sizeof d);
+  d.resumeUserThreadInfo.isRestart = g_rt.round_is_restart;
+  events_dispatch(DMTCP_EVENT_RESUME_USER_THREAD, &d);
   errno = saved_errno;
 }
 

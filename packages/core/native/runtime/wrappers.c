@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dmtcp/plugin.h"
 #include "runtime.h"
 
 void *real_sym(const char *name) {
@@ -30,10 +31,19 @@ static void *thread_start(void *arg) {
   void *(*fn)(void *) = t->start_fn;
   void *fn_arg = t->start_arg;
   void *ret;
+  event_simple(DMTCP_EVENT_THREAD_START);
   pthread_cleanup_push(on_thread_exit, t);
+  event_simple(DMTCP_EVENT_PTHREAD_START);
   ret = fn(fn_arg);
+  event_simple(DMTCP_EVENT_PTHREAD_RETURN);
   pthread_cleanup_pop(1);
   return ret;
+}
+
+EXPORT void pthread_exit(void *ret) {
+  if (g_rt.enabled) event_simple(DMTCP_EVENT_PTHREAD_EXIT);
+  REAL(pthread_exit)(ret);
+  __builtin_unreachable();
 }
 
 EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
@@ -59,6 +69,7 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
     }
   }
   ckpt_unlock_read();
+  if (r == 0) event_simple(DMTCP_EVENT_THREAD_CREATED);
   return r;
 }
 
@@ -67,6 +78,7 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
 EXPORT pid_t fork(void) {
   if (!g_rt.enabled) return REAL(fork)();
   ckpt_lock_read();
+  event_simple(DMTCP_EVENT_ATFORK_PREPARE);
   /* The child is registered before it exists, so that no checkpoint can
    * start in which the parent has a child the coordinator does not know. */
   int sock = coord_connect();
@@ -100,12 +112,17 @@ EXPORT pid_t fork(void) {
       sb_putc(&sb, '}');
       coord_send(DMTCP_COORD_FD, DMT_UPDATE, 0, NULL, payload, sb.len);
       start_ckpt_thread();
+      event_simple(DMTCP_EVENT_ATFORK_CHILD);
     } else {
       close(DMTCP_COORD_FD);
       g_rt.enabled = 0;
     }
-  } else if (sock >= 0) {
-    close(sock);
+  } else {
+    if (sock >= 0) close(sock);
+    DmtcpEventData_t d;
+    memset(&d, 0, sizeof d);
+    d.forkInfo.childPid = pid;
+    events_dispatch(DMTCP_EVENT_ATFORK_PARENT, &d);
   }
   ckpt_unlock_read();
   return pid;
@@ -199,6 +216,12 @@ typedef int (*exec_fn)(const char *, char *const[], char *const[]);
 static int exec_common(exec_fn real, const char *file, char *const argv[], char *const envp[]) {
   if (!g_rt.enabled) return real(file, argv, envp);
   ckpt_lock_read();
+  DmtcpEventData_t d;
+  memset(&d, 0, sizeof d);
+  d.preExec.filename = file;
+  d.preExec.argv = argv;
+  d.preExec.envp = envp;
+  events_dispatch(DMTCP_EVENT_PRE_EXEC, &d);
   char **env = exec_env(envp);
   fcntl(DMTCP_COORD_FD, F_SETFD, 0);
   int r = real(file, argv, env ? env : envp);

@@ -459,7 +459,7 @@ export class Coordinator {
   }
 
   private onKvPut(conn: Conn, f: Frame): void {
-    const kv = splitKvPut(f.payload);
+    const kv = splitKvPut(f.payload, f.extra);
     if (!kv) {
       this.log(`connection ${conn.id}: malformed KV_PUT in namespace "${f.name}"; ignored`);
       return;
@@ -468,7 +468,7 @@ export class Coordinator {
   }
 
   private onKvGet(conn: Conn, f: Frame): void {
-    const value = this.kv.get(f.name, kvKey(f.payload));
+    const value = this.kv.get(f.name, kvKey(f.payload, f.extra > 0));
     this.send(conn, encodeFrame({
       type: DMT_KV_VALUE,
       name: f.name,

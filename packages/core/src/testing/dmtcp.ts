@@ -67,8 +67,19 @@ export async function runCli(args: readonly string[], opts: CliOptions & { timeo
   return { ...status, stdout: proc.lines().join('\n'), stderr: proc.stderr() };
 }
 
-function cliFailure(what: string, res: CliResult): Error {
-  return new Error(`${what} failed: ${formatStatus(res)}\n--- stdout ---\n${res.stdout}\n--- stderr ---\n${res.stderr}`);
+/** Coordinators started by startCoordinator(), by port, so errors can show their log. */
+const coordinatorsByPort = new Map<number, Proc>();
+
+function relateToCoordinator(proc: Proc, port: number): Proc {
+  const coord = coordinatorsByPort.get(port);
+  if (coord) proc.relate(coord);
+  return proc;
+}
+
+function cliFailure(what: string, res: CliResult, port?: number): Error {
+  const coord = port === undefined ? undefined : coordinatorsByPort.get(port);
+  const log = coord ? `\n=== coordinator: ${coord.describe(20, false)}` : '';
+  return new Error(`${what} failed: ${formatStatus(res)}\n--- stdout ---\n${res.stdout}\n--- stderr ---\n${res.stderr}${log}`);
 }
 
 /** Parse the JSON object a command printed: the whole output, or else its last line that parses. */
@@ -141,6 +152,10 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
     }
   }
   const chosen = port;
+  coordinatorsByPort.set(chosen, proc);
+  void proc.done.then(() => {
+    if (coordinatorsByPort.get(chosen) === proc) coordinatorsByPort.delete(chosen);
+  });
   return {
     port: chosen,
     ckptDir,
@@ -171,7 +186,8 @@ export function launch(prog: string, args: readonly string[], opts: LaunchOption
     'launch', '--join-coordinator', '--coord-port', String(opts.port), '--ckptdir', opts.ckptDir,
     ...(opts.args ?? []), prog, ...args,
   ];
-  return startCli(cli, { env: opts.env, user: opts.user, cwd: opts.cwd, label: `launch ${path.basename(prog)}` });
+  const proc = startCli(cli, { env: opts.env, user: opts.user, cwd: opts.cwd, label: `launch ${path.basename(prog)}` });
+  return relateToCoordinator(proc, opts.port);
 }
 
 export interface RestartOptions {
@@ -191,17 +207,18 @@ export function restart(imageFiles: readonly string[], opts: RestartOptions): Pr
     'restart', '--join-coordinator', '--coord-port', String(opts.port),
     ...(opts.ckptDir ? ['--ckptdir', opts.ckptDir] : []), ...(opts.args ?? []), ...imageFiles,
   ];
-  return startCli(cli, {
+  const proc = startCli(cli, {
     env: opts.env, user: opts.user, cwd: opts.cwd,
     label: `restart ${imageFiles.map((f) => path.basename(f)).join(' ')}`,
   });
+  return relateToCoordinator(proc, opts.port);
 }
 
 /** Run a `dmtcp command` with --json and return its parsed reply; throws on a non-zero exit. */
 export async function command(port: number, flags: readonly string[], opts: CliOptions & { timeoutMs?: number } = {}): Promise<JsonObject> {
   const args = ['command', '--coord-port', String(port), ...flags, '--json'];
   const res = await runCli(args, opts);
-  if (res.code !== 0) throw cliFailure(`dmtcp ${args.join(' ')}`, res);
+  if (res.code !== 0) throw cliFailure(`dmtcp ${args.join(' ')}`, res, port);
   return parseJsonOutput(res.stdout, `dmtcp ${args.join(' ')}`);
 }
 

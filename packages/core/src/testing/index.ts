@@ -4,6 +4,21 @@
 //
 // Call cleanup() from afterEach: it kills every process and coordinator the
 // test started and removes its tmp dirs.
+//
+//   afterEach(cleanup);
+//   test('counter', async () => {
+//     const exe = await compileFixture(coreFixture('counter.c'));
+//     const coord = await startCoordinator();          // port 0: tests may run in parallel
+//     let proc = launch(exe, [], coord);
+//     await proc.waitForLine(/^count 5$/);
+//     const { images } = await checkpointImages(coord); // the images this checkpoint wrote
+//     await kill9(proc);
+//     proc = restart(images, coord);
+//     await proc.waitForLine(/^count \d+$/);
+//   });
+//
+// Targets run as root by default; pass { user: 'nobody' } to launch/restart
+// to run them unprivileged (tmp dirs are world-writable for that reason).
 import { killAll } from './proc.ts';
 import { removeTmpDirs } from './paths.ts';
 

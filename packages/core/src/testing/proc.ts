@@ -53,6 +53,7 @@ export class Proc {
   private status: ExitStatus | null = null;
   private finished = false;
   private readonly waiters = new Set<Waiter>();
+  private readonly related: Proc[] = [];
 
   constructor(argv: readonly string[], opts: SpawnOptions = {}) {
     const [cmd, ...args] = argv;
@@ -175,18 +176,30 @@ export class Proc {
     }
   }
 
+  /**
+   * Show `other` (say, the coordinator this process talks to) in this
+   * process's error messages too.
+   */
+  relate(other: Proc): void {
+    if (other !== this && !this.related.includes(other)) this.related.push(other);
+  }
+
   /** A multi-line description for error messages: state, recent stdout, stderr. */
-  describe(tailLines = 15): string {
+  describe(tailLines = 15, withRelated = true): string {
     const state = this.status ? formatStatus(this.status) : 'still running';
     const tail = this.out.slice(-tailLines);
     const err = this.err.length > 8000 ? `...${this.err.slice(-8000)}` : this.err;
-    return [
+    const text = [
       `${this.label} (pid ${this.pid}, ${state})`,
       `--- last ${tail.length} of ${this.out.length} stdout lines ---`,
       ...tail,
       '--- stderr ---',
       err.trimEnd() || '(empty)',
-    ].join('\n');
+    ];
+    if (withRelated) {
+      for (const r of this.related) text.push(`=== related: ${r.describe(8, false)}`);
+    }
+    return text.join('\n');
   }
 
   /**
