@@ -27,7 +27,7 @@ function probeSource(): string {
   const lines: string[] = [];
   for (const [name, value] of Object.entries(C)) {
     if (typeof value === 'string') lines.push(`  sep(); printf("\\"${name}\\": "); json_str(${name});`);
-    else lines.push(`  sep(); printf("\\"${name}\\": %llu", (unsigned long long)(${name}));`);
+    else lines.push(`  sep(); printf("\\"${name}\\": %lld", (long long)(${name}));`);
   }
   const fields = FIELDS.map((f, i) =>
     `  printf("%s\\"${f}\\": {\\"offset\\": %zu, \\"size\\": %zu}", ${i ? '", "' : '""'}, offsetof(struct dmtcp_msg_hdr, ${f}), sizeof(((struct dmtcp_msg_hdr *)0)->${f}));`);
