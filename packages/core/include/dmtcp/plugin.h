@@ -99,6 +99,16 @@ int dmtcp_send_key_val_pair_to_coordinator(const void *key, size_t key_len, cons
 /* During SEND_QUERIES; *val_len is the buffer size in, the value size out. */
 int dmtcp_send_query_to_coordinator(const void *key, size_t key_len, void *val, size_t *val_len);
 
+/* ---- barriers with data (the TypeScript half of a plugin decides) ---- */
+/* From an event handler in the checkpoint thread: sends `record` to the
+ * coordinator under barrier `name` ("<plugin>:<phase>") and waits until every
+ * process of the computation has arrived.  The coordinator module of the
+ * plugin gets all records and returns one reply per process, copied to
+ * `reply` (*reply_len: size in, size out; reply may be NULL).  Returns
+ * DMTCP_NS_OK, DMTCP_NS_BUFFER_TOO_SMALL or DMTCP_NS_ERROR.  Every process
+ * must load the plugin, or the barrier never completes. */
+int dmtcp_global_barrier(const char *name, const void *record, size_t record_len, void *reply, size_t *reply_len);
+
 /* ---- utilities safe at checkpoint time ---- */
 /* printf-like (%s %d %u %x %p %c, l/z modifiers) to stderr with one write(2):
  * no stdio lock, no malloc.  Use it instead of printf in event handlers. */

@@ -99,3 +99,15 @@ EXPORT int dmtcp_send_query_to_coordinator(const void *key, size_t key_len, void
     return DMTCP_NS_OK;
   }
 }
+
+EXPORT int dmtcp_global_barrier(const char *name, const void *record, size_t record_len, void *reply, size_t *reply_len) {
+  if (!g_rt.enabled || !name || strlen(name) >= DMTCP_MSG_NAME_LEN) return DMTCP_NS_ERROR;
+  char buf[8192];
+  if (coord_barrier(name, record, record_len, buf, sizeof buf) < 0) return DMTCP_NS_ERROR;
+  if (!reply_len) return DMTCP_NS_OK;
+  size_t cap = *reply_len;
+  *reply_len = g_last_release_len;
+  if (g_last_release_len > cap || g_last_release_len >= sizeof buf) return DMTCP_NS_BUFFER_TOO_SMALL;
+  if (reply) memcpy(reply, buf, g_last_release_len);
+  return DMTCP_NS_OK;
+}

@@ -14,6 +14,7 @@
 
 static struct sockaddr_in coord_addr;
 uint32_t g_last_release_extra;
+uint32_t g_last_release_len;
 
 int coord_set_address(const char *host, int port) {
   memset(&coord_addr, 0, sizeof coord_addr);
@@ -186,6 +187,7 @@ int coord_barrier(const char *name, const char *record, size_t len, char *reply_
     if (coord_recv(DMTCP_COORD_FD, &m, reply_buf, cap) < 0) return -1;
     if (m.hdr.type == DMT_BARRIER_RELEASED && strncmp(m.hdr.name, name, sizeof m.hdr.name) == 0) {
       g_last_release_extra = m.hdr.extra;
+      g_last_release_len = m.hdr.payload_len;
       return 0;
     }
     if (m.hdr.type == DMT_ROUND_FAILED) return -1;

@@ -117,6 +117,7 @@ HIDDEN int coord_barrier(const char *name, const char *record, size_t len, char 
 HIDDEN int coord_set_address(const char *host, int port);
 /* `extra` of the last barrier release: the number of participants. */
 HIDDEN extern uint32_t g_last_release_extra;
+HIDDEN extern uint32_t g_last_release_len;
 
 /* ---- process-wide runtime state (init.c) ---- */
 struct runtime {
