@@ -47,28 +47,26 @@ static void after_restart(void);
 
 static int barrier(const char *name) { return coord_barrier(name, NULL, 0, NULL, 0); }
 
-/* What every process does after its image: resume (is_restart = 0) or
- * restart (1).  Plugins restore their kernel objects, refill buffers and
- * exchange names before any user thread runs again. */
+/* What every process does once its memory is captured: resume
+ * (is_restart = 0) or restart (1).  Plugins restore their kernel objects,
+ * refill buffers and exchange names before any user thread runs again. */
 static void resume_phase(int is_restart) {
-  const char *refilled = is_restart ? "restart:refilled" : "ckpt:refilled";
-  const char *registered = is_restart ? "restart:registered" : "ckpt:registered";
   event_restart_flag(is_restart ? DMTCP_EVENT_RESTART : DMTCP_EVENT_RESUME, is_restart);
   event_restart_flag(DMTCP_EVENT_REFILL, is_restart);
-  barrier(refilled);
+  barrier(is_restart ? "restart:refilled" : "ckpt:refilled");
   g_rt.ns_phase = 1;
   event_restart_flag(DMTCP_EVENT_REGISTER_NAME_SERVICE_DATA, is_restart);
-  barrier(registered);
+  barrier(is_restart ? "restart:registered" : "ckpt:registered");
   event_restart_flag(DMTCP_EVENT_SEND_QUERIES, is_restart);
   g_rt.ns_phase = 0;
   event_restart_flag(DMTCP_EVENT_THREADS_RESUME, is_restart);
   g_rt.round_is_restart = is_restart;
   threads_resume_all();
-  barrier(is_restart ? DMTCP_BARRIER_RESTART_DONE : DMTCP_BARRIER_RESUMED);
-  api_checkpoint_done();
 }
 
-/* One checkpoint, from DO_CHECKPOINT to the resumed barrier. */
+/* One checkpoint, from DO_CHECKPOINT to the resumed barrier.  The
+ * application is stopped only until its memory is captured; the image is
+ * finished on disk while it runs. */
 static void do_checkpoint(const struct msg *m) {
   double t0 = now_ms();
   g_rt.generation = m->hdr.generation;
@@ -97,33 +95,42 @@ static void do_checkpoint(const struct msg *m) {
   d.writeCkpt.imagePath = final;
   events_dispatch(DMTCP_EVENT_WRITE_CKPT, &d);
   procstate_save();
-  uint64_t bytes = 0;
-  int r = image_write(tmp, &bytes);
+  struct image_writer w;
+  int r = image_write_begin(tmp, &w);
   if (r == WRITE_RESTARTED) {
     after_restart();
     return;
   }
+  double frozen = now_ms() - t0;
+  resume_phase(0);
+
+  r = image_write_finish(tmp, &w);
   char rec[1400];
   struct sbuf sb;
   sb_init(&sb, rec, sizeof rec);
   sb_puts(&sb, "{\"image\":");
   sb_json_str(&sb, final);
   sb_puts(&sb, ",\"bytes\":");
-  sb_putu(&sb, bytes);
+  sb_putu(&sb, w.bytes);
+  sb_puts(&sb, ",\"frozen_ms\":");
+  sb_putu(&sb, (uint64_t)frozen);
   if (r != WRITE_OK) sb_puts(&sb, ",\"error\":\"image write failed\"");
   sb_putc(&sb, '}');
   /* The image only replaces the previous one once every process of the
    * computation has written its own: a round that fails keeps the old set. */
   if (coord_barrier(DMTCP_BARRIER_WRITTEN, rec, sb.len, NULL, 0) < 0 || r != WRITE_OK) {
     unlink(tmp);
-    goto failed;
+    g_rt.done_generation = g_rt.generation;
+    api_checkpoint_done();
+    return;
   }
   if (rename(tmp, final) < 0) log_msg("cannot rename %s: %s", tmp, strerror(errno));
   fsync_dir(g_rt.ckpt_dir);
-  LOG_DEBUG("checkpoint %lu: %lu bytes in %d ms", (unsigned long)g_rt.generation, (unsigned long)bytes,
-            (int)(now_ms() - t0));
   g_rt.done_generation = g_rt.generation;
-  resume_phase(0);
+  barrier(DMTCP_BARRIER_RESUMED);
+  LOG_DEBUG("checkpoint %lu: %lu bytes, frozen %d ms, on disk after %d ms", (unsigned long)g_rt.generation,
+            (unsigned long)w.bytes, (int)frozen, (int)(now_ms() - t0));
+  api_checkpoint_done();
   return;
 
 failed:
@@ -166,6 +173,8 @@ static void after_restart(void) {
   g_rt.done_generation = g_rt.generation;
   barrier(DMTCP_BARRIER_RESTART_CONNECTED);
   resume_phase(1);
+  barrier(DMTCP_BARRIER_RESTART_DONE);
+  api_checkpoint_done();
 }
 
 void *ckpt_thread_main(void *arg) {

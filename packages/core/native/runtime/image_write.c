@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,7 @@
 #define PM_FILE (1ULL << 61)
 #define SCAN_CHUNK 65536 /* pages per pagemap read */
 
-enum policy { P_SKIP, P_NONE, P_ANON, P_SHARED_ANON, P_FILE_PRIVATE, P_ALL };
+enum policy { POL_SKIP, POL_NONE, POL_ANON, POL_SHARED_ANON, POL_FILE_PRIVATE, POL_ALL };
 
 struct scratch {
   void *addr;
@@ -174,9 +175,9 @@ static int scan_region(struct builder *b, struct dmtcp_image_region *r, enum pol
   for (uint64_t first = 0; first < npages; first += SCAN_CHUNK) {
     uint64_t n = npages - first < SCAN_CHUNK ? npages - first : SCAN_CHUNK;
     uint64_t base = r->start + first * PAGE;
-    if (pol == P_SHARED_ANON) {
+    if (pol == POL_SHARED_ANON) {
       if (sys_call3(__NR_mincore, (long)base, (long)(n * PAGE), (long)b->mc_buf) < 0) return -1;
-    } else if (pol != P_ALL) {
+    } else if (pol != POL_ALL) {
       long got = sys_pread(b->pagemap_fd, b->pm_buf, n * 8, (base / PAGE) * 8);
       if (got != (long)(n * 8)) return -1;
     }
@@ -185,13 +186,13 @@ static int scan_region(struct builder *b, struct dmtcp_image_region *r, enum pol
       uint64_t addr = base + i * PAGE;
       int keep, check_zero = 1;
       switch (pol) {
-        case P_ANON:
+        case POL_ANON:
           keep = (b->pm_buf[i] & (PM_PRESENT | PM_SWAP)) != 0;
           break;
-        case P_SHARED_ANON:
+        case POL_SHARED_ANON:
           keep = b->mc_buf[i] & 1;
           break;
-        case P_FILE_PRIVATE:
+        case POL_FILE_PRIVATE:
           /* Only pages the process modified differ from the file. */
           keep = (b->pm_buf[i] & PM_SWAP) || ((b->pm_buf[i] & PM_PRESENT) && !(b->pm_buf[i] & PM_FILE));
           check_zero = 0;
@@ -232,28 +233,28 @@ static enum policy classify(const struct map_line *ml, struct dmtcp_image_region
   r->flags = shared ? DMTCP_REGION_SHARED : 0;
   r->path_offset = 0xffffffffu;
   path[0] = 0;
-  if (ml->start == skip_start && ml->end == skip_end) return P_SKIP;
-  if (strcmp(p, "[vsyscall]") == 0) return P_SKIP;
+  if (ml->start == skip_start && ml->end == skip_end) return POL_SKIP;
+  if (strcmp(p, "[vsyscall]") == 0) return POL_SKIP;
   if (strcmp(p, "[vdso]") == 0) {
     r->flags |= DMTCP_REGION_VDSO;
-    return P_NONE;
+    return POL_NONE;
   }
   if (strncmp(p, "[vvar", 5) == 0) {
     r->flags |= DMTCP_REGION_VVAR;
-    return P_NONE;
+    return POL_NONE;
   }
   if (strcmp(p, "[heap]") == 0) r->flags |= DMTCP_REGION_HEAP;
   if (strcmp(p, "[stack]") == 0 || (main_sp >= ml->start && main_sp < ml->end)) r->flags |= DMTCP_REGION_GROWSDOWN;
   if (p[0] == '[' && strncmp(p, "[anon", 5) != 0 && strcmp(p, "[heap]") != 0 && strcmp(p, "[stack]") != 0) {
     LOG_DEBUG("skipping special mapping %s", p);
-    return P_SKIP;
+    return POL_SKIP;
   }
-  if (p[0] != '/') return shared ? P_SHARED_ANON : P_ANON;
+  if (p[0] != '/') return shared ? POL_SHARED_ANON : POL_ANON;
   /* Memory the restart mapped lazily from the image it came from: it is
    * anonymous memory whose pages may not have been read in yet. */
   if (!shared && g_rt.is_restart && ml->inode == g_restart_info.image_ino && strstr(p, ".dmtcp")) {
     r->flags |= DMTCP_REGION_ALL_DATA;
-    return P_ALL;
+    return POL_ALL;
   }
 
   size_t n = strlen(p);
@@ -271,15 +272,15 @@ static enum policy classify(const struct map_line *ml, struct dmtcp_image_region
   }
   if (!same) {
     /* The file is gone or replaced: the memory itself is the only copy. */
-    if (shared) return P_SHARED_ANON;
+    if (shared) return POL_SHARED_ANON;
     r->flags |= DMTCP_REGION_ALL_DATA;
-    return P_ALL;
+    return POL_ALL;
   }
   r->flags |= DMTCP_REGION_FILE;
   r->file_size = (uint64_t)st.size;
   r->file_mtime_ns = st.mtime_s * 1000000000ULL + st.mtime_ns;
   r->file_ino = st.ino;
-  return shared ? P_NONE : P_FILE_PRIVATE;
+  return shared ? POL_NONE : POL_FILE_PRIVATE;
 }
 
 static void json_region(struct sbuf *sb, const struct dmtcp_image_region *r, const struct builder *b) {
@@ -428,10 +429,12 @@ static struct thread_rec *own_rec(void) {
 
 /* From here on the memory written is the memory restored: the restored
  * checkpoint thread continues from ctx_save returning 1, in this frame. */
-static __attribute__((noinline)) int write_data(int fd, const struct builder *b) {
-  save_own_thread_state();
-  struct thread_rec *self = own_rec();
-  if (self && ctx_save(&self->ctx) != 0) return WRITE_RESTARTED;
+static __attribute__((noinline)) int write_data(int fd, const struct builder *b, int save_ctx) {
+  if (save_ctx) {
+    save_own_thread_state();
+    struct thread_rec *self = own_rec();
+    if (self && ctx_save(&self->ctx) != 0) return WRITE_RESTARTED;
+  }
   for (uint32_t i = 0; i < b->nregions; i++) {
     const struct dmtcp_image_region *r = &b->regions[i];
     if (!r->num_runs) continue;
@@ -446,7 +449,7 @@ static __attribute__((noinline)) int write_data(int fd, const struct builder *b)
   return WRITE_OK;
 }
 
-int image_write(const char *tmp_path, uint64_t *bytes_out) {
+int image_write(const char *tmp_path, uint64_t *bytes_out, int save_ctx) {
   int result = WRITE_FAILED;
   struct builder b;
   memset(&b, 0, sizeof b);
@@ -485,9 +488,9 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
     memset(r, 0, sizeof *r);
     enum policy pol = classify(&ml, r, path, sizeof path, (uint64_t)maps.addr, (uint64_t)maps.addr + maps.len, main_sp);
     line = next;
-    if (pol == P_SKIP) continue;
+    if (pol == POL_SKIP) continue;
     if (path[0]) r->path_offset = add_string(&b, path);
-    if (pol != P_NONE && scan_region(&b, r, pol) < 0) {
+    if (pol != POL_NONE && scan_region(&b, r, pol) < 0) {
       log_msg("checkpoint: cannot scan region %p-%p", (void *)r->start, (void *)r->end);
       goto out;
     }
@@ -562,7 +565,7 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   }
   if (pwrite_all(fd, tables.addr, data_off - regions_off, regions_off) < 0) goto write_error;
 
-  int phase = write_data(fd, &b);
+  int phase = write_data(fd, &b, save_ctx);
   if (phase == WRITE_RESTARTED) return WRITE_RESTARTED;
   if (phase != WRITE_OK) goto write_error;
   /* The header goes last: a file cut short never looks complete. */
@@ -585,4 +588,46 @@ out:
   scratch_free(&meta);
   scratch_free(&tables);
   return result;
+}
+
+/* Writes the image from a copy of the process: the checkpoint thread saves
+ * its context, then a child made with clone (no SIGCHLD, so the application
+ * never sees it) writes the image from its copy-on-write view of memory while
+ * the application runs again.  Without the child (fork refused, e.g. strict
+ * overcommit) the image is written here, the application still stopped. */
+int image_write_begin(const char *tmp_path, struct image_writer *w) {
+  w->pid = 0;
+  w->result = WRITE_FAILED;
+  w->bytes = 0;
+  save_own_thread_state();
+  struct thread_rec *self = own_rec();
+  if (self && ctx_save(&self->ctx) != 0) return WRITE_RESTARTED;
+  long pid = sys_call5(__NR_clone, 0 /* exit signal: none */, 0, 0, 0, 0);
+  if (pid == 0) {
+    sys_call2(__NR_prctl, 1 /* PR_SET_PDEATHSIG */, SIGKILL);
+    uint64_t bytes = 0;
+    int r = image_write(tmp_path, &bytes, 0);
+    sys_exit_group(r == WRITE_OK ? 0 : 1);
+  }
+  if (pid > 0) {
+    w->pid = (int)pid;
+    return WRITE_OK;
+  }
+  LOG_DEBUG("cannot fork the image writer (%ld); writing in place", pid);
+  w->result = image_write(tmp_path, &w->bytes, 0);
+  return w->result == WRITE_FAILED ? WRITE_FAILED : WRITE_OK;
+}
+
+int image_write_finish(const char *tmp_path, struct image_writer *w) {
+  if (w->pid > 0) {
+    int status = 0;
+    long r;
+    do r = sys_call4(__NR_wait4, w->pid, (long)&status, 0x40000000 /* __WALL */, 0);
+    while (r == -EINTR);
+    w->result = r == w->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? WRITE_OK : WRITE_FAILED;
+    w->pid = 0;
+    struct stat st;
+    if (w->result == WRITE_OK && stat(tmp_path, &st) == 0) w->bytes = (uint64_t)st.st_size;
+  }
+  return w->result;
 }

@@ -146,7 +146,14 @@ HIDDEN int connect_and_register(int kind, int inherited_fd);
 /* ---- checkpoint thread (ckpt.c) and image writer (image_write.c) ---- */
 HIDDEN void *ckpt_thread_main(void *arg);
 enum write_result { WRITE_OK = 0, WRITE_FAILED = -1, WRITE_RESTARTED = 1 };
-HIDDEN int image_write(const char *tmp_path, uint64_t *bytes_out);
+HIDDEN int image_write(const char *tmp_path, uint64_t *bytes_out, int save_ctx);
+struct image_writer {
+  int pid;          /* the writing child, 0 when written in place */
+  int result;
+  uint64_t bytes;
+};
+HIDDEN int image_write_begin(const char *tmp_path, struct image_writer *w);
+HIDDEN int image_write_finish(const char *tmp_path, struct image_writer *w);
 HIDDEN void image_path(char *out, size_t cap, int tmp);
 
 /* ---- process state saved beside memory (procstate.c) ---- */
