@@ -21,7 +21,7 @@
 #define DMT_HELLO 1            /* worker -> coord: register; extra = DMTCP_HELLO_* kind */
 #define DMT_ACCEPT 2           /* coord -> worker: upid, comp_id, generation assigned */
 #define DMT_REJECT 3           /* coord -> worker: payload = reason */
-#define DMT_DO_CHECKPOINT 4    /* coord -> worker: generation, extra = number of participants */
+#define DMT_DO_CHECKPOINT 4    /* coord -> worker: generation, extra = participants so far */
 #define DMT_BARRIER 5          /* worker -> coord: name = barrier, payload = record */
 #define DMT_BARRIER_RELEASED 6 /* coord -> worker: name = barrier, payload = reply */
 #define DMT_UPDATE 7           /* worker -> coord: payload = JSON fields that changed (pid...) */

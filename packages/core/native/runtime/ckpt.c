@@ -71,10 +71,6 @@ static void do_checkpoint(const struct msg *m) {
   double t0 = now_ms();
   g_rt.generation = m->hdr.generation;
   g_rt.num_peers = m->hdr.extra;
-  if (m->payload_len > 0 && m->payload_len < sizeof g_rt.ckpt_dir) {
-    memcpy(g_rt.ckpt_dir, m->payload, m->payload_len);
-    g_rt.ckpt_dir[m->payload_len] = 0;
-  }
   char tmp[1200], final[1200];
   image_path(tmp, sizeof tmp, 1);
   image_path(final, sizeof final, 0);

@@ -210,6 +210,7 @@ export class Coordinator {
     this.killTimeoutMs = opts.killTimeoutMs ?? 5000;
     this.interval = Math.max(0, opts.interval ?? 0);
     for (const [name, fn] of opts.policies ?? []) this.registerPolicy(name, fn);
+    this.scheduleInterval();
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -427,7 +428,6 @@ export class Coordinator {
       extra: core.participants.size,
       upid,
       compId: this.compId ?? 0n,
-      payload: this.ckptDir ? Buffer.from(this.ckptDir) : undefined,
     });
   }
 

@@ -15,7 +15,7 @@ export const DMT_HELLO = 1;
 export const DMT_ACCEPT = 2;
 /** coord -> worker: payload = reason */
 export const DMT_REJECT = 3;
-/** coord -> worker: generation, extra = number of participants */
+/** coord -> worker: generation, extra = participants so far */
 export const DMT_DO_CHECKPOINT = 4;
 /** worker -> coord: name = barrier, payload = record */
 export const DMT_BARRIER = 5;

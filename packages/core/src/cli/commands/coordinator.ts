@@ -20,7 +20,7 @@ import { startCoordinator } from '../../coordinator/index.ts';
 import { paths } from '../../paths.ts';
 
 const OPTIONS = {
-  ckptdir: { type: 'string', arg: 'D', help: 'default directory for checkpoint images' },
+  ckptdir: { type: 'string', arg: 'D', help: 'also write dmtcp_restart_script.sh here (images go where each process was launched with --ckptdir)' },
   daemon: { type: 'boolean', help: 'run in the background; print the port once it listens' },
   'exit-on-last': { type: 'boolean', help: 'exit when the last process of the computation exits' },
   interval: { type: 'string', short: 'i', arg: 'S', help: 'checkpoint every S seconds (0: only on request)' },
