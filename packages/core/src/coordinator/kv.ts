@@ -1,6 +1,10 @@
 // The name service behind DMT_KV_PUT / DMT_KV_GET: namespaced key/value
 // pairs that processes publish for their peers (e.g. where a listening
-// socket went after restart).
+// socket went after restart). It is a coordinator plugin like any other,
+// built in and always installed, so the coordinator itself knows nothing of
+// publish/subscribe.
+import { DMT_KV_GET, DMT_KV_PUT, DMT_KV_VALUE, DMTCP_KV_MISSING, DMTCP_KV_OK } from '../generated/constants.ts';
+import { definePlugin, type CoordinatorPlugin } from '../plugin/index.ts';
 
 // Keys are byte strings (plugins publish binary keys such as ints); they are
 // kept as latin1 strings, which map bytes one to one.
@@ -49,4 +53,30 @@ export class KvStore {
   clear(): void {
     this.spaces.clear();
   }
+}
+
+export interface NameService extends CoordinatorPlugin {
+  readonly store: KvStore;
+}
+
+/** The publish/subscribe plugin over a store of its own. Values published
+ *  for one round are forgotten when the next round (or computation) starts:
+ *  a peer's address from an older restart would be wrong. */
+export function nameService(store = new KvStore()): NameService {
+  return definePlugin({
+    name: 'dmtcp',
+    store,
+    requests: {
+      [DMT_KV_PUT]: (req) => {
+        const kv = splitKvPut(req.payload, req.extra);
+        if (!kv) throw new Error(`malformed KV_PUT in namespace "${req.name}"`);
+        store.put(req.name, kv.key, kv.value);
+      },
+      [DMT_KV_GET]: (req) => {
+        const value = store.get(req.name, kvKey(req.payload, req.extra > 0));
+        return { type: DMT_KV_VALUE, extra: value ? DMTCP_KV_OK : DMTCP_KV_MISSING, payload: value };
+      },
+    },
+    reset: () => store.clear(),
+  });
 }
