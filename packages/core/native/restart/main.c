@@ -330,24 +330,95 @@ static void make_absolute(char *dst, size_t cap, const char *path) {
   copy_str(dst + len, cap - len, path);
 }
 
+#define MAX_IMAGES 1024
+
+/* The process tree to rebuild, one entry per image: its parent's index
+ * (-1: a root), whether it led a session, and its process group (-1:
+ * inherited, -2: its own, k: the one image k leads). */
+static struct {
+  int parent, setsid, group;
+} tree[MAX_IMAGES];
+static long realpid[MAX_IMAGES];
+
+static const char *parse_int(const char *p, int *out) {
+  int neg = *p == '-';
+  if (neg) p++;
+  int v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+  *out = neg ? -v : v;
+  return p;
+}
+
+static void parse_tree(const char *spec, int n) {
+  const char *p = spec;
+  for (int i = 0; i < n; i++) {
+    p = parse_int(p, &tree[i].parent);
+    if (*p == ',') p = parse_int(p + 1, &tree[i].setsid);
+    if (*p == ',') p = parse_int(p + 1, &tree[i].group);
+    if (tree[i].parent < -1 || tree[i].parent >= n || tree[i].group < -2 || tree[i].group >= n) {
+      put("dmtcp-restart-image: bad --tree\n");
+      sys_exit_group(2);
+    }
+    if (*p == ';') p++;
+  }
+}
+
+static void join_group(int me, long pid) {
+  if (tree[me].group == -2) sys_call2(__NR_setpgid, pid, pid);
+  else if (tree[me].group >= 0 && realpid[tree[me].group] > 0) sys_call2(__NR_setpgid, pid, realpid[tree[me].group]);
+}
+
+/* Forks the images below `me` (for the first root, the other roots too) and
+ * returns the index this process restores. Parent and child both set the
+ * child's group, so that neither order of running loses it. */
+static int build_tree(int me, int n) {
+  int root = me;
+  realpid[me] = sys_getpid();
+  if (tree[me].setsid) sys_call0(__NR_setsid);
+  join_group(me, 0);
+  for (int c = 0; c < n; c++) {
+    if (c == me || tree[c].parent != me) {
+      if (!(me == root && c != root && tree[c].parent == -1)) continue;
+    }
+    long pid = sys_fork();
+    if (pid < 0) die("fork failed", NULL, pid);
+    if (pid == 0) {
+      me = c;
+      root = -1;
+      realpid[me] = sys_getpid();
+      if (tree[me].setsid) sys_call0(__NR_setsid);
+      else join_group(me, 0);
+      c = -1; /* now fork this image's own children */
+      continue;
+    }
+    realpid[c] = pid;
+    if (!tree[c].setsid) join_group(c, pid);
+  }
+  return me;
+}
+
 void restart_main(uint64_t *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
-  if (argc < 2) {
-    put("usage: dmtcp-restart-image IMAGE...\n");
+  int first = 1;
+  const char *spec = NULL;
+  if (argc > 2 && streq(argv[1], "--tree")) {
+    spec = argv[2];
+    first = 3;
+  }
+  int n = argc - first;
+  if (n < 1 || n > MAX_IMAGES) {
+    put("usage: dmtcp-restart-image [--tree SPEC] IMAGE...\n");
     sys_exit_group(2);
   }
-  /* One process per image: the first stays here, the others are forked. */
-  int mine = 1;
-  for (int i = 2; i < argc; i++) {
-    long pid = sys_fork();
-    if (pid < 0) die("fork failed", NULL, pid);
-    if (pid == 0) {
-      mine = i;
-      break;
-    }
-  }
+  for (int i = 0; i < n; i++) tree[i] = (typeof(tree[0])){i == 0 ? -1 : 0, 0, -1};
+  if (spec) parse_tree(spec, n);
+  int start = 0;
+  while (start < n && tree[start].parent != -1) start++;
+  if (start == n) start = 0;
+  int mine = first + build_tree(start, n);
+
   info.version = 1;
   info.coord_port = (uint32_t)parse_dec(env_get(envp, DMTCP_ENV_COORD_PORT));
   if (!info.coord_port) info.coord_port = DMTCP_DEFAULT_COORD_PORT;

@@ -326,9 +326,15 @@ static void json_meta(struct sbuf *sb, const struct builder *b, uint64_t ckpt_ns
   sb_puts(sb, "{\"version\":1,\"host\":");
   sb_json_str(sb, u.nodename);
   sb_puts(sb, ",\"pid\":");
-  sb_putu(sb, (uint64_t)sys_getpid());
+  sb_putu(sb, (uint64_t)g_rt.ids.pid);
   sb_puts(sb, ",\"ppid\":");
-  sb_putu(sb, (uint64_t)sys_call0(__NR_getppid));
+  sb_putu(sb, (uint64_t)g_rt.ids.ppid);
+  /* Real ids at checkpoint time: restart rebuilds the tree, sessions and
+   * process groups from how they relate across the images. */
+  sb_puts(sb, ",\"pgid\":");
+  sb_putu(sb, (uint64_t)g_rt.ids.pgid);
+  sb_puts(sb, ",\"sid\":");
+  sb_putu(sb, (uint64_t)g_rt.ids.sid);
   sb_puts(sb, ",\"upid\":\"");
   sb_putx(sb, g_rt.upid, 16);
   sb_puts(sb, "\",\"comp_id\":\"");
@@ -552,7 +558,7 @@ int image_write(const char *tmp_path, uint64_t *bytes_out, int save_ctx) {
   h.comp_id = g_rt.comp_id;
   h.upid = g_rt.upid;
   h.num_peers = g_rt.num_peers;
-  h.pid = (uint32_t)sys_getpid();
+  h.pid = (uint32_t)g_rt.ids.pid;
   h.ckpt_time_ns = ckpt_ns;
   h.tables_checksum = fnv1a64(FNV1A64_INIT, tables.addr, data_off - regions_off);
   h.header_checksum = fnv1a64(FNV1A64_INIT, &h, offsetof(struct dmtcp_image_header, header_checksum));
@@ -599,6 +605,11 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
   w->pid = 0;
   w->result = WRITE_FAILED;
   w->bytes = 0;
+  /* The image describes this process, not the child that writes it. */
+  g_rt.ids.pid = (int)sys_getpid();
+  g_rt.ids.ppid = (int)sys_call0(__NR_getppid);
+  g_rt.ids.pgid = (int)sys_call1(__NR_getpgid, 0);
+  g_rt.ids.sid = (int)sys_call1(__NR_getsid, 0);
   save_own_thread_state();
   struct thread_rec *self = own_rec();
   if (self && ctx_save(&self->ctx) != 0) return WRITE_RESTARTED;

@@ -138,6 +138,7 @@ struct runtime {
   uint64_t restart_count;    /* restarts this process went through */
   int round_is_restart;      /* what RESUME_USER_THREAD reports */
   int ns_phase;              /* inside the publish/subscribe events */
+  struct { int pid, ppid, pgid, sid; } ids; /* at the last checkpoint */
 };
 HIDDEN extern struct runtime g_rt;
 HIDDEN void start_ckpt_thread(void);

@@ -83,11 +83,14 @@ void threads_init_main(void) {
 }
 
 void threads_reset_after_fork(void) {
-  pid_t self = (pid_t)sys_gettid();
+  /* Only the forking thread lives on in the child, with a new tid but the
+   * same struct pthread. */
+  pthread_t self = pthread_self();
   for (int i = 0; i < MAX_THREADS; i++) {
     struct thread_rec *t = &g_threads[i];
-    if (atomic_load(&t->state) != T_FREE && t->tid == self) {
+    if (atomic_load(&t->state) != T_FREE && t->kind != TK_CKPT && pthread_equal(t->pthread, self)) {
       t->kind = TK_MAIN;
+      atomic_store(&t->tid, (pid_t)sys_gettid());
       atomic_store(&t->state, T_RUNNING);
       continue;
     }

@@ -194,6 +194,9 @@ export interface ImageMeta {
   host: string;
   pid: number;
   ppid: number;
+  /** Process group and session at checkpoint (real ids); 0 when unknown. */
+  pgid: number;
+  sid: number;
   upid: string;
   comp_id: string;
   generation: number;
@@ -515,6 +518,8 @@ export function parseImageMeta(text: string, header: ImageHeader, file: string):
     host: c.str(o, 'host', '', ''),
     pid: c.int(o, 'pid', '', header.pid),
     ppid: c.int(o, 'ppid', '', 0),
+    pgid: c.int(o, 'pgid', '', 0),
+    sid: c.int(o, 'sid', '', 0),
     upid: c.str(o, 'upid', '', header.upid),
     comp_id: c.str(o, 'comp_id', '', header.comp_id),
     generation: c.int(o, 'generation', '', header.generation),

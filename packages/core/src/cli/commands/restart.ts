@@ -1,6 +1,7 @@
 // `dmtcp restart [options] IMAGE...`: checks every image and the files they
 // mapped, makes sure a coordinator is there, then becomes the restart program
 // (execve), which maps the images back and resumes the processes.
+import { planRestartTree, treeSpec } from '../../image/restart-plan.ts';
 import path from 'node:path';
 import { COMMON_OPTIONS, CliError, UsageError, coordAddress, formatOptions, parseArgs } from '../args.ts';
 import { ensureCoordinator, envList, errorMessage, prepareCkptDir, resolveIPv4 } from '../common.ts';
@@ -113,7 +114,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   if (ckptDir !== undefined) env[DMTCP_ENV_CKPT_DIR] = ckptDir;
 
   try {
-    native.execve(paths.restartImage, [paths.restartImage, ...images.map((i) => i.path)], envList(env));
+    const tree = treeSpec(planRestartTree(images.map((i) => i.meta)));
+    native.execve(paths.restartImage, [paths.restartImage, '--tree', tree, ...images.map((i) => i.path)], envList(env));
   } catch (err) {
     if (ensured.started) await sendUserCommand(ip, coord.port, { cmd: 'quit' }, 2000).catch(() => undefined);
     const why = isExecError(err) ? err.code : errorMessage(err);
