@@ -34,7 +34,9 @@ const common = {
   sourcemap: true, logLevel: 'warning',
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
-const entries = [['src/index.ts', 'dist/index.js'], ['src/testing/index.ts', 'dist/testing.js']];
+const entries = [
+  ['src/index.ts', 'dist/index.js'], ['src/testing/index.ts', 'dist/testing.js'], ['src/plugin/index.ts', 'dist/plugin.js'],
+];
 for (const [entry, out] of entries) {
   if (existsSync(path.join(root, entry))) await build({ ...common, entryPoints: [entry], outfile: out });
 }

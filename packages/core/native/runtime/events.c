@@ -14,7 +14,7 @@
 struct plugin {
   uintptr_t start, end; /* the library's loaded range */
   void (*handler)(DmtcpEvent_t, DmtcpEventData_t *);
-  char path[256];
+  char path[1024];
 };
 
 static struct plugin plugins[MAX_PLUGINS];

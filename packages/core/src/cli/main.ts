@@ -33,6 +33,14 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'look into checkpoint images (image inspect IMAGE)',
     load: async () => (await import('./commands/image.ts')).main,
   },
+  plugins: {
+    summary: 'list the plugins launch would load, in order',
+    load: async () => (await import('./commands/plugins.ts')).main,
+  },
+  plugin: {
+    summary: 'create a plugin package (plugin new NAME)',
+    load: async () => (await import('./commands/plugin.ts')).main,
+  },
 };
 
 function version(): string {
@@ -56,8 +64,8 @@ function overview(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     `  ${'help'.padEnd(width)}  this text; dmtcp help <command> for a command's options`,
     '',
-    'Every command takes --coord-host H and --coord-port P (env DMTCP_COORD_HOST,',
-    'DMTCP_COORD_PORT; default localhost:7779).',
+    'Commands that reach a coordinator take --coord-host H and --coord-port P',
+    '(env DMTCP_COORD_HOST, DMTCP_COORD_PORT; default localhost:7779).',
     '',
     'example:',
     '  dmtcp launch ./my-simulation --steps 1e9',

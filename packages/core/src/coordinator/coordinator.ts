@@ -14,9 +14,6 @@ import {
   DMT_DO_CHECKPOINT,
   DMT_HELLO,
   DMT_KILL,
-  DMT_KV_GET,
-  DMT_KV_PUT,
-  DMT_KV_VALUE,
   DMT_REJECT,
   DMT_ROUND_FAILED,
   DMT_UPDATE,
@@ -27,12 +24,12 @@ import {
   DMTCP_HELLO_FORK,
   DMTCP_HELLO_LAUNCH,
   DMTCP_HELLO_RESTART,
-  DMTCP_KV_MISSING,
-  DMTCP_KV_OK,
 } from '../generated/constants.ts';
 import { encodeFrame, FrameDecoder, type Frame, hex64, jsonPayload, parseHex64, parseJsonPayload } from '../protocol/codec.ts';
 import { BARRIER_WRITTEN, collectImages, resolveReplies, Round, type WrittenImage } from './barriers.ts';
-import { KvStore, kvKey, splitKvPut } from './kv.ts';
+import { KvStore, nameService, type NameService } from './kv.ts';
+import type { CoordinatorPlugin, PluginResponse, ResetScope } from '../plugin/index.ts';
+import { loadCoordinatorModule } from '../plugin/modules.ts';
 import { defaultDmtcpCommand, renderRestartScript, writeRestartScripts } from './restart-script.ts';
 import type {
   BarrierPolicy,
@@ -60,6 +57,22 @@ export interface CoordinatorOptions {
   /** How long kill/quit wait for processes to go. */
   killTimeoutMs?: number;
   policies?: Iterable<[string, BarrierPolicy]>;
+  /** Finds the coordinator module of a plugin library that a process
+   *  reported; null turns loading off. Default: the module its package
+   *  declares (see plugin/modules.ts). */
+  moduleLoader?: ((lib: string) => Promise<CoordinatorPlugin | null>) | null;
+}
+
+/** Frame types the coordinator handles itself; plugins cannot take them. */
+const CORE_FRAME_TYPES = new Set([DMT_HELLO, DMT_BARRIER, DMT_UPDATE, DMT_USER_CMD]);
+
+/** The core's own barriers: no plugin module can hold their policy. */
+function isCoreBarrier(name: string): boolean {
+  return name.startsWith('ckpt:') || name.startsWith('restart:');
+}
+
+async function defaultModuleLoader(lib: string): Promise<CoordinatorPlugin | null> {
+  return (await loadCoordinatorModule(lib))?.plugin ?? null;
 }
 
 const KIND_NAMES: Record<number, HelloKind> = {
@@ -95,6 +108,9 @@ interface ActiveRound {
   startedAt: bigint;
   waiters: Waiter[];
   images: WrittenImage[];
+  /** Barriers ready to release but held until plugin modules being loaded
+   *  have installed their policies. */
+  held: Set<string>;
 }
 
 interface KillWait {
@@ -166,7 +182,13 @@ export class Coordinator {
   private readonly policies = new Map<string, BarrierPolicy>();
   private readonly conns = new Set<Conn>();
   private readonly workers = new Map<string, Worker>();
-  private readonly kv = new KvStore();
+  private readonly plugins = new Map<string, CoordinatorPlugin>();
+  private readonly requestHandlers = new Map<number, { plugin: string; handle: NonNullable<CoordinatorPlugin['requests']>[number] }>();
+  private readonly kv: NameService = nameService();
+  private readonly moduleLoader: ((lib: string) => Promise<CoordinatorPlugin | null>) | null;
+  /** Libraries whose module was looked for (each only once). */
+  private readonly seenLibs = new Set<string>();
+  private readonly moduleLoads = new Set<Promise<void>>();
   private nextConnId = 1;
 
   private host: string;
@@ -209,6 +231,8 @@ export class Coordinator {
     this.dmtcpCommand = opts.dmtcpCommand ?? defaultDmtcpCommand();
     this.killTimeoutMs = opts.killTimeoutMs ?? 5000;
     this.interval = Math.max(0, opts.interval ?? 0);
+    this.moduleLoader = opts.moduleLoader === undefined ? defaultModuleLoader : opts.moduleLoader;
+    this.use(this.kv);
     for (const [name, fn] of opts.policies ?? []) this.registerPolicy(name, fn);
     this.scheduleInterval();
     this.stopped = new Promise((resolve) => {
@@ -227,9 +251,92 @@ export class Coordinator {
     };
   }
 
+  /** Installs a plugin's coordinator half: its barrier policies and the
+   *  frames it answers. Throws, installing nothing, when its name, a
+   *  policy or a frame type is already taken. Returns a function that
+   *  removes it. */
+  use(plugin: CoordinatorPlugin): () => void {
+    if (this.plugins.has(plugin.name)) throw new Error(`plugin ${plugin.name} is already installed`);
+    const policies = Object.entries(plugin.policies ?? {});
+    for (const [name] of policies) {
+      if (this.policies.has(name)) throw new Error(`barrier "${name}" already has a policy`);
+    }
+    const requests = Object.entries(plugin.requests ?? {}).map(([t, handle]) => [Number(t), handle] as const);
+    for (const [type] of requests) {
+      if (CORE_FRAME_TYPES.has(type)) throw new Error(`frame type ${type} belongs to the coordinator`);
+      const owner = this.requestHandlers.get(type);
+      if (owner) throw new Error(`frame type ${type} is already handled by plugin ${owner.plugin}`);
+    }
+    this.plugins.set(plugin.name, plugin);
+    const removers = policies.map(([name, fn]) => this.registerPolicy(name, fn));
+    for (const [type, handle] of requests) this.requestHandlers.set(type, { plugin: plugin.name, handle });
+    return () => {
+      if (this.plugins.get(plugin.name) !== plugin) return;
+      this.plugins.delete(plugin.name);
+      for (const r of removers) r();
+      for (const [type] of requests) {
+        if (this.requestHandlers.get(type)?.plugin === plugin.name) this.requestHandlers.delete(type);
+      }
+    };
+  }
+
   /** The name service, for policies that read what processes published. */
   get names(): KvStore {
-    return this.kv;
+    return this.kv.store;
+  }
+
+  private resetPlugins(scope: ResetScope): void {
+    for (const p of this.plugins.values()) {
+      try {
+        p.reset?.(scope);
+      } catch (e) {
+        this.log(`plugin ${p.name}: reset failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Looks for the coordinator modules of the libraries a process reported,
+   *  each library once. Barriers released meanwhile wait for the loads. */
+  private loadPluginModules(libs: readonly string[]): void {
+    const loader = this.moduleLoader;
+    if (!loader) return;
+    for (const lib of libs) {
+      if (this.seenLibs.has(lib)) continue;
+      this.seenLibs.add(lib);
+      const load: Promise<void> = (async () => {
+        let plugin: CoordinatorPlugin | null;
+        try {
+          plugin = await loader(lib);
+        } catch (e) {
+          this.log(`plugin library ${lib}: coordinator module not loaded: ${(e as Error).message}; its barriers release with empty replies`);
+          return;
+        }
+        if (!plugin || this.stopping) return;
+        if (this.plugins.get(plugin.name) === plugin) return; // two libraries of one package
+        try {
+          this.use(plugin);
+        } catch (e) {
+          this.log(`plugin ${plugin.name}: coordinator module not installed: ${(e as Error).message}`);
+          return;
+        }
+        const n = Object.keys(plugin.policies ?? {}).length;
+        this.log(`plugin ${plugin.name}: coordinator module loaded (${n} ${n === 1 ? 'policy' : 'policies'})`);
+      })().finally(() => {
+        this.moduleLoads.delete(load);
+        if (this.moduleLoads.size === 0) this.releaseHeld();
+      });
+      this.moduleLoads.add(load);
+    }
+  }
+
+  private releaseHeld(): void {
+    const r = this.round;
+    if (!r) return;
+    for (const name of [...r.held]) {
+      r.held.delete(name);
+      if (this.round !== r) return;
+      if (!r.core.hasReleased(name) && r.core.isReady(name)) this.release(r, name);
+    }
   }
 
   setAddress(host: string, port: number): void {
@@ -293,15 +400,36 @@ export class Coordinator {
         return this.onBarrier(conn, f);
       case DMT_UPDATE:
         return this.onUpdate(conn, f);
-      case DMT_KV_PUT:
-        return this.onKvPut(conn, f);
-      case DMT_KV_GET:
-        return this.onKvGet(conn, f);
       case DMT_USER_CMD:
         return this.onUserCommand(conn, f);
       default:
-        this.log(`connection ${conn.id}: unexpected frame type ${f.type}; ignored`);
+        return this.onPluginRequest(conn, f);
     }
+  }
+
+  private onPluginRequest(conn: Conn, f: Frame): void {
+    const h = this.requestHandlers.get(f.type);
+    if (!h) {
+      this.log(`connection ${conn.id}: unexpected frame type ${f.type}; ignored`);
+      return;
+    }
+    let res: PluginResponse | void;
+    try {
+      res = h.handle({ upid: conn.worker?.key ?? null, name: f.name, extra: f.extra, payload: f.payload });
+    } catch (e) {
+      this.log(`connection ${conn.id}: ${(e as Error).message}; ignored`);
+      return;
+    }
+    if (!res) return;
+    this.send(conn, encodeFrame({
+      type: res.type,
+      name: f.name,
+      extra: res.extra ?? 0,
+      upid: conn.worker?.upid ?? 0n,
+      compId: this.compId ?? 0n,
+      generation: this.generation,
+      payload: res.payload,
+    }));
   }
 
   // ---- processes -------------------------------------------------------
@@ -343,6 +471,7 @@ export class Coordinator {
   }
 
   private onExec(w: Worker, info: HelloInfo): void {
+    this.loadPluginModules(info.plugins);
     const old = w.info;
     const fields = { ...old.fields, ...info.fields };
     w.info = { ...old, ...info, kind: 'exec', upid: w.key, fields };
@@ -398,6 +527,7 @@ export class Coordinator {
     else if (upid > this.maxUpid) this.maxUpid = upid;
     if (isRestart && f.generation > this.generation) this.generation = f.generation;
 
+    this.loadPluginModules(info.plugins);
     const key = hex64(upid);
     info.upid = key;
     const w: Worker = { upid, key, info, conn };
@@ -458,28 +588,6 @@ export class Coordinator {
     if (info.pid !== oldPid) this.log(`upid=${w.key} ${info.prog} is now pid ${info.pid}`);
   }
 
-  private onKvPut(conn: Conn, f: Frame): void {
-    const kv = splitKvPut(f.payload, f.extra);
-    if (!kv) {
-      this.log(`connection ${conn.id}: malformed KV_PUT in namespace "${f.name}"; ignored`);
-      return;
-    }
-    this.kv.put(f.name, kv.key, kv.value);
-  }
-
-  private onKvGet(conn: Conn, f: Frame): void {
-    const value = this.kv.get(f.name, kvKey(f.payload, f.extra > 0));
-    this.send(conn, encodeFrame({
-      type: DMT_KV_VALUE,
-      name: f.name,
-      extra: value ? DMTCP_KV_OK : DMTCP_KV_MISSING,
-      upid: conn.worker?.upid ?? 0n,
-      compId: this.compId ?? 0n,
-      generation: this.generation,
-      payload: value,
-    }));
-  }
-
   /** Forgets a connection; for a process this is its leave. Idempotent. */
   private drop(conn: Conn): void {
     if (conn.role === 'closed') return;
@@ -530,7 +638,7 @@ export class Coordinator {
         this.compId = null;
         this.generation = 0n;
         this.maxUpid = 0n;
-        this.kv.clear();
+        this.resetPlugins('computation');
       }
       if (this.exitOnLast && this.everConnected && !this.stopping) {
         this.log('last process left; exiting');
@@ -558,10 +666,10 @@ export class Coordinator {
   private startCheckpoint(waiters: Waiter[]): void {
     this.clearIntervalTimer();
     this.generation += 1n;
-    this.kv.clear();
+    this.resetPlugins('round');
     const core = new Round('checkpoint', this.generation);
     for (const w of this.workers.values()) core.add(w.key, w.info);
-    const r: ActiveRound = { core, startedAt: process.hrtime.bigint(), waiters, images: [] };
+    const r: ActiveRound = { core, startedAt: process.hrtime.bigint(), waiters, images: [], held: new Set() };
     this.round = r;
     this.log(`checkpoint generation ${core.generation} started with ${core.participants.size} processes`);
     for (const w of this.workers.values()) this.send(w.conn, this.doCheckpointFrame(w.upid, core));
@@ -569,10 +677,10 @@ export class Coordinator {
 
   private startRestartRound(first: Worker): void {
     this.clearIntervalTimer();
-    this.kv.clear();
+    this.resetPlugins('round');
     const core = new Round('restart', this.generation);
     core.add(first.key, first.info);
-    this.round = { core, startedAt: process.hrtime.bigint(), waiters: [], images: [] };
+    this.round = { core, startedAt: process.hrtime.bigint(), waiters: [], images: [], held: new Set() };
     this.log(`restart of computation ${hex64(this.compId ?? 0n)} generation ${core.generation} started (${first.info.numPeers || '?'} processes expected)`);
   }
 
@@ -598,10 +706,18 @@ export class Coordinator {
   }
 
   private release(r: ActiveRound, name: string): void {
+    const policy = this.policies.get(name);
+    if (!policy && this.moduleLoads.size > 0 && !isCoreBarrier(name)) {
+      // The module with this barrier's policy may be the one being loaded.
+      r.held.add(name);
+      return;
+    }
     const records = r.core.release(name);
     let replies: Buffer | Map<string, Buffer>;
     try {
-      replies = resolveReplies(this.policies.get(name), records);
+      // Upids are fixed-width hex, so string order is numeric order.
+      const ordered = policy ? [...records].sort((a, b) => (a.upid < b.upid ? -1 : a.upid > b.upid ? 1 : 0)) : records;
+      replies = resolveReplies(policy, ordered);
     } catch (e) {
       this.failRound(`the policy of barrier "${name}" failed: ${(e as Error).message}`);
       return;

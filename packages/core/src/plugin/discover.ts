@@ -7,6 +7,9 @@ import { hasDeclaration, parseManifest, PluginError, readManifest, readPackageJs
 import type { UserPlugin } from './registry.ts';
 
 export const PLUGIN_PATH_ENV = 'DMTCP_PLUGIN_PATH';
+/** "0": ignore the installed built-in plugins (a package's own checks run the
+ *  core plus exactly the plugins they name). */
+export const BUILTIN_PLUGINS_ENV = 'DMTCP_BUILTIN_PLUGINS';
 const SCOPE = '@dmtcp';
 const PREFIX = 'plugin-';
 
@@ -21,6 +24,14 @@ function realOrSelf(p: string): string {
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
   } catch {
     return false;
   }
@@ -75,7 +86,8 @@ export function discoverInstalled(opts: DiscoverOptions): PluginManifest[] {
   const seen = new Set<string>();
   const out: PluginManifest[] = [];
   const coreReal = realOrSelf(opts.coreRoot);
-  for (const dir of candidateDirs(opts.coreRoot)) {
+  const builtins = opts.env[BUILTIN_PLUGINS_ENV] === '0' ? [] : candidateDirs(opts.coreRoot);
+  for (const dir of builtins) {
     const real = realOrSelf(dir);
     if (seen.has(real) || real === coreReal || !isDir(real)) continue;
     seen.add(real);
@@ -111,6 +123,9 @@ export function resolveUserPlugin(spec: string, cwd: string): UserPlugin {
     throw new PluginError(`plugin ${spec}: no such file`);
   }
   if (st.isDirectory()) {
+    if (!isFile(path.join(abs, 'package.json'))) {
+      throw new PluginError(`plugin ${spec}: a directory without package.json (give a library or a plugin package directory)`);
+    }
     try {
       return { kind: 'package', spec, manifest: readManifest(abs) };
     } catch (err) {

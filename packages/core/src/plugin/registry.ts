@@ -119,15 +119,20 @@ export function composePlugins(input: ComposeInput): PluginEntry[] {
     const sameLib = libs.get(e.lib);
     if (sameLib) {
       if (e.source === 'core') throw new PluginError(`plugin ${sameLib.label}: this is the core runtime, which is always loaded last`);
-      const hint = sameLib.source === 'builtin' || e.source === 'builtin' ? ` (it is built in; --disable-plugin ${e.name} to load it earlier)` : '';
-      throw new PluginError(`plugin ${e.label}: given twice${hint}`);
+      // Blame what the user typed: built-ins come after user plugins.
+      if (e.source === 'builtin') {
+        throw new PluginError(`plugin ${sameLib.label}: this is the built-in plugin ${e.name}, loaded anyway (--disable-plugin ${e.name} to load it earlier)`);
+      }
+      throw new PluginError(`plugin ${e.label}: given twice`);
     }
     libs.set(e.lib, e);
     if (e.source === 'core') continue;
     const sameName = names.get(e.name);
     if (sameName) {
-      const hint = sameName.source === 'builtin' || e.source === 'builtin' ? `; --disable-plugin ${e.name} replaces the built-in one` : '';
-      throw new PluginError(`plugin ${e.label}: another plugin is also named ${e.name} (${sameName.lib})${hint}`);
+      if (e.source === 'builtin') {
+        throw new PluginError(`plugin ${sameName.label}: a built-in plugin is also named ${e.name} (--disable-plugin ${e.name} to replace it)`);
+      }
+      throw new PluginError(`plugin ${e.label}: another plugin is also named ${e.name} (${sameName.label})`);
     }
     names.set(e.name, e);
   }

@@ -42,7 +42,9 @@ export function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('DMTCP_') || k === 'DMTCP_DEBUG') env[k] = v;
   }
-  return { ...env, ...extra };
+  // Tests load exactly the plugins they name; scenarios that want the
+  // installed built-ins pass DMTCP_BUILTIN_PLUGINS: '1'.
+  return { DMTCP_BUILTIN_PLUGINS: '0', ...env, ...extra };
 }
 
 /** Start `dmtcp ARGS...` without waiting for it. */

@@ -24,6 +24,9 @@ import {
 } from '../../generated/constants.ts';
 import { isExecError, loadNative } from '../../native.ts';
 import { paths } from '../../paths.ts';
+import { PluginError } from '../../plugin/manifest.ts';
+import { planPlugins } from '../../plugin/plan.ts';
+import type { PluginEntry } from '../../plugin/registry.ts';
 import { sendUserCommand } from '../../protocol/client.ts';
 
 const OPTIONS = {
@@ -31,7 +34,11 @@ const OPTIONS = {
   interval: { type: 'string', short: 'i', arg: 'S', help: 'checkpoint every S seconds (0: only on request)' },
   'join-coordinator': { type: 'boolean', short: 'j', help: 'use the running coordinator; fail if there is none' },
   'new-coordinator': { type: 'boolean', help: 'start a coordinator; fail if one is running' },
-  'with-plugin': { type: 'string', multiple: true, arg: 'A.so:B.so', help: 'preload these plugins before the runtime' },
+  'with-plugin': {
+    type: 'string', multiple: true, arg: 'A.so:B.so',
+    help: 'load these plugins (libraries or plugin package directories) first, in this order',
+  },
+  'disable-plugin': { type: 'string', multiple: true, arg: 'NAME', help: 'do not load the built-in plugin NAME' },
   ...COMMON_OPTIONS,
 } as const;
 
@@ -83,24 +90,25 @@ export function resolveProgram(prog: string, env: NodeJS.ProcessEnv, cwd: string
   throw new CliError(`${prog}: no such program`, 127);
 }
 
-/** Plugin libraries from --with-plugin, absolute, each checked to exist. */
-export function resolvePlugins(specs: readonly string[], cwd: string): string[] {
-  const libs: string[] = [];
-  for (const spec of specs) {
-    for (const entry of spec.split(':')) {
-      if (!entry) continue;
-      const file = path.resolve(cwd, entry);
-      let isFile = false;
-      try {
-        isFile = statSync(file).isFile();
-      } catch {
-        throw new CliError(`plugin ${entry}: no such file`);
-      }
-      if (!isFile) throw new CliError(`plugin ${entry}: not a regular file`);
-      if (!libs.includes(file)) libs.push(file);
-    }
+/** The plugins to preload, in order, the core last; every library checked
+ *  so that a bad one stops launch before anything has started. */
+export async function resolvePlugins(
+  values: { 'with-plugin'?: string[]; 'disable-plugin'?: string[] },
+  io: Pick<CliIO, 'cwd' | 'env'>,
+): Promise<PluginEntry[]> {
+  try {
+    return await planPlugins({
+      withPlugin: values['with-plugin'] ?? [],
+      disable: values['disable-plugin'] ?? [],
+      cwd: io.cwd,
+      env: io.env,
+      coreRoot: paths.packageRoot,
+      coreLib: paths.libdmtcp,
+    });
+  } catch (err) {
+    if (err instanceof PluginError) throw new CliError(err.message);
+    throw err;
   }
-  return libs;
 }
 
 /** Our libraries first, then whatever the user already preloads. */
@@ -140,7 +148,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   // Everything that can be checked is checked before a coordinator is started.
   const exe = resolveProgram(prog, io.env, io.cwd);
-  const plugins = resolvePlugins(values['with-plugin'] ?? [], io.cwd);
+  const plugins = await resolvePlugins(values, io);
   requireFile(paths.libdmtcp, 'runtime library');
   const native = loadNative();
   const ckptDir = values.ckptdir === undefined ? undefined : prepareCkptDir(values.ckptdir, io.cwd);
@@ -148,7 +156,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   const ensured = await ensureCoordinator({ host: coord.host, ip, port: coord.port }, { mode, interval, ckptDir });
 
-  const preload = preloadList([...plugins, paths.libdmtcp], io.env['LD_PRELOAD']);
+  const preload = preloadList(plugins.map((p) => p.lib), io.env['LD_PRELOAD']);
   const env: NodeJS.ProcessEnv = { ...io.env };
   // Left over when dmtcp itself runs inside a computation; they would make
   // the runtime adopt the parent's coordinator connection.

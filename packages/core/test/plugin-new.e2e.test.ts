@@ -1,0 +1,75 @@
+// `dmtcp plugin new`: the package it creates builds with make and passes its
+// own end-to-end test (checkpoint, kill, restart) as created.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, expect, test } from 'vitest';
+import { paths } from '../src/paths.ts';
+import { childEnv, cleanup, makeTmpDir, parseJsonOutput, runCli } from '../src/testing/index.ts';
+
+const run = promisify(execFile);
+
+afterEach(cleanup);
+
+/** This repository's vitest; the scaffold has no node_modules of its own. */
+function vitestBin(): string {
+  const req = createRequire(import.meta.url);
+  return path.join(path.dirname(req.resolve('vitest/package.json')), 'vitest.mjs');
+}
+
+/** Our environment minus what would make the inner vitest think it runs
+ *  inside this one. */
+function innerEnv(): NodeJS.ProcessEnv {
+  const env = childEnv();
+  for (const k of Object.keys(env)) if (k.startsWith('VITEST') || k === 'TEST' || k === 'NODE_ENV') delete env[k];
+  return env;
+}
+
+test('plugin new: the scaffold builds and its check passes', async () => {
+  const dir = await makeTmpDir('dmtcp-plugin-new-');
+  const created = await runCli(['plugin', 'new', 'hello', '--dir', dir]);
+  expect(created.code, created.stderr).toBe(0);
+  const pkg = path.join(dir, 'hello');
+  expect(created.stdout).toContain(`created plugin hello in ${pkg}`);
+
+  const manifest = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8')) as Record<string, unknown>;
+  expect(manifest).toMatchObject({
+    name: 'dmtcp-plugin-hello',
+    scripts: { build: 'make', check: 'vitest run' },
+    dmtcp: { plugin: 'hello', lib: 'build/libdmtcp_hello.so', builtin: false },
+  });
+  expect(readFileSync(path.join(pkg, 'Makefile'), 'utf8')).toContain(`DMTCP_INCLUDE ?= ${paths.includeDir}`);
+  expect(readFileSync(path.join(pkg, 'test', 'hello.e2e.test.ts'), 'utf8')).toContain(JSON.stringify(paths.cli));
+
+  await run('make', ['-C', pkg], { env: innerEnv() });
+  const listed = await runCli(['plugins', '--json', '--with-plugin', pkg]);
+  expect(listed.code, listed.stderr).toBe(0);
+  const first = (parseJsonOutput(listed.stdout, 'dmtcp plugins')['plugins'] as unknown as { name: string; coordinator: string }[])[0];
+  expect(first).toMatchObject({ name: 'hello', coordinator: path.join(pkg, 'coordinator.js') });
+
+  let out = '';
+  try {
+    const res = await run(process.execPath, [vitestBin(), 'run', '--root', pkg], { env: innerEnv(), cwd: pkg, timeout: 150_000 });
+    out = res.stdout + res.stderr;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`the scaffold's check failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
+  expect(plain).toMatch(/Tests\s+1 passed \(1\)/);
+}, 180_000);
+
+test('plugin new: bad names and occupied directories are one-line errors', async () => {
+  const dir = await makeTmpDir('dmtcp-plugin-new-');
+  const bad = await runCli(['plugin', 'new', 'Bad Name', '--dir', dir]);
+  expect([bad.code, bad.stderr]).toEqual([
+    2, 'dmtcp plugin: plugin name "Bad Name" must be lowercase letters, digits, "-" or "_", starting with a letter (see dmtcp plugin --help)\n',
+  ]);
+  expect((await runCli(['plugin', 'new', 'twice', '--dir', dir])).code).toBe(0);
+  const again = await runCli(['plugin', 'new', 'twice', '--dir', dir]);
+  expect([again.code, again.stderr]).toEqual([1, `dmtcp plugin: ${path.join(dir, 'twice')} already exists and is not empty\n`]);
+  const none = await runCli(['plugin']);
+  expect([none.code, none.stderr]).toEqual([2, 'dmtcp plugin: missing subcommand (expected: new) (see dmtcp plugin --help)\n']);
+});
