@@ -21,7 +21,7 @@ extern "C" {
 /* ---- events, in the order they occur ---- */
 /* Process life */
 #define DMTCP_EVENT_INIT 1                  /* before main, also in a program started by exec */
-#define DMTCP_EVENT_EXIT 2                  /* the process is exiting (exit or return from main) */
+#define DMTCP_EVENT_EXIT 2                  /* exit() or return from main; exitInfo.exitStatus */
 #define DMTCP_EVENT_PRE_EXEC 3              /* in exec, before the new program replaces this one */
 #define DMTCP_EVENT_POST_EXEC 4             /* in the new program, before its INIT */
 #define DMTCP_EVENT_ATFORK_PREPARE 5        /* before fork, in the forking thread */
@@ -36,7 +36,7 @@ extern "C" {
 #define DMTCP_EVENT_DRAIN 13                /* then a global barrier */
 #define DMTCP_EVENT_WRITE_CKPT 14           /* right before the image is written */
 /* After the image: resume (isRestart = 0) or restart (isRestart = 1) */
-#define DMTCP_EVENT_RESUME 15               /* every image is on disk */
+#define DMTCP_EVENT_RESUME 15               /* memory captured; images finish on disk while the program runs */
 #define DMTCP_EVENT_RESTART 16              /* in the restarted process, every process reconnected */
 #define DMTCP_EVENT_REFILL 17               /* then a global barrier */
 #define DMTCP_EVENT_REGISTER_NAME_SERVICE_DATA 18 /* publish; a global barrier follows */
@@ -120,12 +120,14 @@ const char *dmtcp_get_uniquepid_str(void);
 #define DMTCP_NOT_PRESENT 0
 #define DMTCP_AFTER_CHECKPOINT 1
 #define DMTCP_AFTER_RESTART 2
+#define DMTCP_CHECKPOINT_FAILED -1  /* the round was abandoned (a process died); the previous images stay */
 
 /* Weak, so that an application calling them runs without dmtcp too:
  *   if (dmtcp_is_enabled && dmtcp_is_enabled()) ... */
 int dmtcp_is_enabled(void) __attribute__((weak));
-/* Checkpoints the whole computation and returns DMTCP_AFTER_CHECKPOINT when
- * it resumes, DMTCP_AFTER_RESTART in the restarted process. */
+/* Checkpoints the whole computation and returns, once every image is on
+ * disk, DMTCP_AFTER_CHECKPOINT; DMTCP_AFTER_RESTART in the restarted process;
+ * DMTCP_CHECKPOINT_FAILED if the round was abandoned. */
 int dmtcp_checkpoint(void) __attribute__((weak));
 /* A critical section no checkpoint may enter: a checkpoint requested in
  * between waits for dmtcp_enable_ckpt.  Nests. */

@@ -11,6 +11,8 @@
 #define NS_NAMESPACE "dmtcp"
 
 _Atomic uint32_t g_ckpt_done_seq;
+_Atomic int g_round_active;
+static _Atomic int last_round_ok;
 
 EXPORT int dmtcp_is_enabled(void) { return g_rt.enabled; }
 EXPORT int dmtcp_get_generation(void) { return (int)g_rt.done_generation; }
@@ -46,7 +48,13 @@ EXPORT void dmtcp_enable_ckpt(void) {
 
 EXPORT int dmtcp_checkpoint(void) {
   if (!g_rt.enabled) return DMTCP_NOT_PRESENT;
+  /* A round already under way was not requested by this call: let it end,
+   * so that the round waited for below starts after the request. */
   uint32_t seq = atomic_load(&g_ckpt_done_seq);
+  while (atomic_load(&g_round_active)) {
+    sys_futex(&g_ckpt_done_seq, FUTEX_WAIT_PRIVATE, (int)seq, NULL);
+    seq = atomic_load(&g_ckpt_done_seq);
+  }
   uint64_t restarts = g_rt.restart_count;
   int fd = coord_connect();
   if (fd < 0) return DMTCP_NOT_PRESENT;
@@ -60,10 +68,12 @@ EXPORT int dmtcp_checkpoint(void) {
   while (atomic_load(&g_ckpt_done_seq) == seq) sys_futex(&g_ckpt_done_seq, FUTEX_WAIT_PRIVATE, (int)seq, NULL);
   if (g_rt.restart_count != restarts) return DMTCP_AFTER_RESTART; /* that socket is gone with the old process */
   close(fd);
-  return DMTCP_AFTER_CHECKPOINT;
+  return atomic_load(&last_round_ok) ? DMTCP_AFTER_CHECKPOINT : DMTCP_CHECKPOINT_FAILED;
 }
 
-void api_checkpoint_done(void) {
+void api_checkpoint_done(int ok) {
+  atomic_store(&last_round_ok, ok);
+  atomic_store(&g_round_active, 0);
   atomic_fetch_add(&g_ckpt_done_seq, 1);
   sys_futex(&g_ckpt_done_seq, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL);
 }

@@ -49,19 +49,30 @@ static int barrier(const char *name) { return coord_barrier(name, NULL, 0, NULL,
 
 /* What every process does once its memory is captured: resume
  * (is_restart = 0) or restart (1).  Plugins restore their kernel objects,
- * refill buffers and exchange names before any user thread runs again. */
-static void resume_phase(int is_restart) {
+ * refill buffers and exchange names before any user thread runs again.
+ * Returns -1 when the coordinator abandoned the round on the way: the
+ * remaining events still run and the threads still resume, but no further
+ * barrier of that round is awaited. */
+static int resume_phase(int is_restart) {
+  int ok = 0;
   event_restart_flag(is_restart ? DMTCP_EVENT_RESTART : DMTCP_EVENT_RESUME, is_restart);
   event_restart_flag(DMTCP_EVENT_REFILL, is_restart);
-  barrier(is_restart ? "restart:refilled" : "ckpt:refilled");
-  g_rt.ns_phase = 1;
+  if (barrier(is_restart ? "restart:refilled" : "ckpt:refilled") < 0) ok = -1;
+  g_rt.ns_phase = ok == 0;
   event_restart_flag(DMTCP_EVENT_REGISTER_NAME_SERVICE_DATA, is_restart);
-  barrier(is_restart ? "restart:registered" : "ckpt:registered");
+  if (ok == 0 && barrier(is_restart ? "restart:registered" : "ckpt:registered") < 0) ok = -1;
+  g_rt.ns_phase = ok == 0;
   event_restart_flag(DMTCP_EVENT_SEND_QUERIES, is_restart);
   g_rt.ns_phase = 0;
   event_restart_flag(DMTCP_EVENT_THREADS_RESUME, is_restart);
   g_rt.round_is_restart = is_restart;
   threads_resume_all();
+  return ok;
+}
+
+static void round_over(int ok) {
+  if (ok) g_rt.done_generation = g_rt.generation;
+  api_checkpoint_done(ok);
 }
 
 /* One checkpoint, from DO_CHECKPOINT to the resumed barrier.  The
@@ -98,7 +109,7 @@ static void do_checkpoint(const struct msg *m) {
     return;
   }
   double frozen = now_ms() - t0;
-  resume_phase(0);
+  int alive = resume_phase(0) == 0;
 
   r = image_write_finish(tmp, &w);
   char rec[1400];
@@ -114,29 +125,27 @@ static void do_checkpoint(const struct msg *m) {
   sb_putc(&sb, '}');
   /* The image only replaces the previous one once every process of the
    * computation has written its own: a round that fails keeps the old set. */
-  if (coord_barrier(DMTCP_BARRIER_WRITTEN, rec, sb.len, NULL, 0) < 0 || r != WRITE_OK) {
+  if (!alive || coord_barrier(DMTCP_BARRIER_WRITTEN, rec, sb.len, NULL, 0) < 0 || r != WRITE_OK) {
     unlink(tmp);
-    g_rt.done_generation = g_rt.generation;
-    api_checkpoint_done();
+    log_msg("checkpoint %lu abandoned; the previous images stay", (unsigned long)g_rt.generation);
+    round_over(0);
     return;
   }
   if (rename(tmp, final) < 0) log_msg("cannot rename %s: %s", tmp, strerror(errno));
   fsync_dir(g_rt.ckpt_dir);
-  g_rt.done_generation = g_rt.generation;
   barrier(DMTCP_BARRIER_RESUMED);
   LOG_DEBUG("checkpoint %lu: %lu bytes, frozen %d ms, on disk after %d ms", (unsigned long)g_rt.generation,
             (unsigned long)w.bytes, (int)frozen, (int)(now_ms() - t0));
-  api_checkpoint_done();
+  round_over(1);
   return;
 
 failed:
   /* The coordinator gave up on this round: run again as before. */
-  log_msg("checkpoint %lu abandoned", (unsigned long)g_rt.generation);
-  g_rt.done_generation = g_rt.generation;
+  log_msg("checkpoint %lu abandoned; the previous images stay", (unsigned long)g_rt.generation);
   event_restart_flag(DMTCP_EVENT_THREADS_RESUME, 0);
   g_rt.round_is_restart = 0;
   threads_resume_all();
-  api_checkpoint_done();
+  round_over(0);
 }
 
 /* Runs in the restored checkpoint thread, every other thread recreated and
@@ -167,10 +176,10 @@ static void after_restart(void) {
     sys_exit_group(1);
   }
   g_rt.done_generation = g_rt.generation;
+  g_rt.handled_generation = g_rt.generation;
   barrier(DMTCP_BARRIER_RESTART_CONNECTED);
-  resume_phase(1);
-  barrier(DMTCP_BARRIER_RESTART_DONE);
-  api_checkpoint_done();
+  if (resume_phase(1) == 0) barrier(DMTCP_BARRIER_RESTART_DONE);
+  api_checkpoint_done(1);
 }
 
 void *ckpt_thread_main(void *arg) {
@@ -196,7 +205,11 @@ void *ckpt_thread_main(void *arg) {
     switch (m.hdr.type) {
       case DMT_DO_CHECKPOINT:
         /* A copy sent again around an exec for a round already done. */
-        if (m.hdr.generation > g_rt.done_generation) do_checkpoint(&m);
+        if (m.hdr.generation > g_rt.handled_generation) {
+          g_rt.handled_generation = m.hdr.generation;
+          atomic_store(&g_round_active, 1);
+          do_checkpoint(&m);
+        }
         break;
       case DMT_KILL:
         sys_call2(__NR_kill, sys_getpid(), SIGKILL);

@@ -129,10 +129,26 @@ static void hello_payload(struct sbuf *sb, int kind, uint64_t parent_upid) {
     if (i) sb_putc(sb, ',');
     sb_json_str(sb, g_rt.argv[i]);
   }
+  /* Every preloaded plugin, including those that only wrap functions: the
+   * coordinator loads the TypeScript half of each. */
   sb_puts(sb, "],\"plugins\":[");
-  for (int i = 0; i < events_plugin_count(); i++) {
-    if (i) sb_putc(sb, ',');
-    sb_json_str(sb, events_plugin_path(i));
+  int first = 1;
+  for (const char *p = g_rt.preload; *p;) {
+    const char *end = strchr(p, ':');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char lib[1024];
+    if (n > 0 && n < sizeof lib) {
+      memcpy(lib, p, n);
+      lib[n] = 0;
+      const char *base = strrchr(lib, '/');
+      if (strcmp(base ? base + 1 : lib, "libdmtcp.so") != 0) {
+        if (!first) sb_putc(sb, ',');
+        first = 0;
+        sb_json_str(sb, lib);
+      }
+    }
+    p += n;
+    if (*p == ':') p++;
   }
   sb_puts(sb, "],\"ckptdir\":");
   sb_json_str(sb, g_rt.ckpt_dir);

@@ -14,7 +14,6 @@
 struct plugin {
   uintptr_t start, end; /* the library's loaded range */
   void (*handler)(DmtcpEvent_t, DmtcpEventData_t *);
-  char path[1024];
 };
 
 static struct plugin plugins[MAX_PLUGINS];
@@ -47,7 +46,6 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg) {
   p->start = lo;
   p->end = hi;
   p->handler = (void (*)(DmtcpEvent_t, DmtcpEventData_t *))fn;
-  strncpy(p->path, info->dlpi_name, sizeof p->path - 1);
   return 0;
 }
 
@@ -57,8 +55,6 @@ void events_init(void) {
   dl_iterate_phdr(add_object, &sc);
 }
 
-int events_plugin_count(void) { return nplugins; }
-const char *events_plugin_path(int i) { return plugins[i].path; }
 
 void events_dispatch(int event, union DmtcpEventData *data) {
   if (nplugins == 0) return;

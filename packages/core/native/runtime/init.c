@@ -67,8 +67,13 @@ void start_ckpt_thread(void) {
   }
 }
 
-static void on_exit_event(void) {
-  if (g_rt.enabled) event_simple(DMTCP_EVENT_EXIT);
+static void on_exit_event(int status, void *arg) {
+  (void)arg;
+  if (!g_rt.enabled) return;
+  DmtcpEventData_t d;
+  memset(&d, 0, sizeof d);
+  d.exitInfo.exitStatus = status;
+  events_dispatch(DMTCP_EVENT_EXIT, &d);
 }
 
 __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, char **envp) {
@@ -118,7 +123,7 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   g_rt.enabled = 1;
   if (kind == DMTCP_HELLO_EXEC) event_simple(DMTCP_EVENT_POST_EXEC);
   event_simple(DMTCP_EVENT_INIT);
-  atexit(on_exit_event);
+  on_exit(on_exit_event, NULL);
   start_ckpt_thread();
   LOG_DEBUG("registered as upid %lx in computation %lx", (unsigned long)g_rt.upid, (unsigned long)g_rt.comp_id);
 }

@@ -126,6 +126,7 @@ struct runtime {
   uint64_t comp_id;
   uint64_t generation;
   uint64_t done_generation;  /* last checkpoint this process completed */
+  uint64_t handled_generation; /* last round it took part in, completed or not */
   uint32_t num_peers;
   int argc;
   char **argv;
@@ -170,12 +171,11 @@ EXPORT void dmtcp_restore_entry(const struct dmtcp_restart_info *info) __attribu
 /* ---- plugin events (events.c) and API (api.c) ---- */
 union DmtcpEventData;
 HIDDEN void events_init(void);
-HIDDEN int events_plugin_count(void);
-HIDDEN const char *events_plugin_path(int i);
 HIDDEN void events_dispatch(int event, union DmtcpEventData *data);
 HIDDEN void event_simple(int event);
 HIDDEN void event_restart_flag(int event, int is_restart);
-HIDDEN void api_checkpoint_done(void);
+HIDDEN void api_checkpoint_done(int ok);
+HIDDEN extern _Atomic int g_round_active;
 
 /* ---- real libc functions (wrappers.c) ---- */
 HIDDEN void *real_sym(const char *name);

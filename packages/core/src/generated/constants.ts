@@ -94,7 +94,7 @@ export const DMTCP_REGION_ALL_DATA = 0x40;
 export const DMTCP_PLUGIN_API_VERSION = 1;
 /** before main, also in a program started by exec */
 export const DMTCP_EVENT_INIT = 1;
-/** the process is exiting (exit or return from main) */
+/** exit() or return from main; exitInfo.exitStatus */
 export const DMTCP_EVENT_EXIT = 2;
 /** in exec, before the new program replaces this one */
 export const DMTCP_EVENT_PRE_EXEC = 3;
@@ -120,7 +120,7 @@ export const DMTCP_EVENT_LEADER_ELECTION = 12;
 export const DMTCP_EVENT_DRAIN = 13;
 /** right before the image is written */
 export const DMTCP_EVENT_WRITE_CKPT = 14;
-/** every image is on disk */
+/** memory captured; images finish on disk while the program runs */
 export const DMTCP_EVENT_RESUME = 15;
 /** in the restarted process, every process reconnected */
 export const DMTCP_EVENT_RESTART = 16;
@@ -156,3 +156,5 @@ export const DMTCP_NS_ERROR = -1;
 export const DMTCP_NOT_PRESENT = 0;
 export const DMTCP_AFTER_CHECKPOINT = 1;
 export const DMTCP_AFTER_RESTART = 2;
+/** the round was abandoned (a process died); the previous images stay (C: -1) */
+export const DMTCP_CHECKPOINT_FAILED = -1;
