@@ -93,6 +93,8 @@ HIDDEN void threads_resume_all(void);
 HIDDEN int threads_count_kind(int kind);
 HIDDEN void threads_install_handler(void);
 HIDDEN void thread_mark_exiting(struct thread_rec *t);
+/* Set in a thread each time a checkpoint stopped it (sleep wrappers). */
+HIDDEN extern __thread int g_thread_ckpt_hit __attribute__((tls_model("initial-exec")));
 
 /* ---- exclusion between wrappers and checkpoints (lock.c) ---- */
 HIDDEN void ckpt_lock_read(void);

@@ -21,6 +21,7 @@ int g_sigckpt = 60;
 long g_tid_offset = -1;
 
 static _Atomic int table_lock;
+__thread int g_thread_ckpt_hit __attribute__((tls_model("initial-exec")));
 static _Atomic uint32_t resume_gen;
 static _Atomic int suspended_count;
 
@@ -125,6 +126,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
     return;
   }
   uint32_t gen = atomic_load(&resume_gen);
+  g_thread_ckpt_hit = 1;
   event_simple(DMTCP_EVENT_PRE_SUSPEND_USER_THREAD);
   sys_rt_sigprocmask(SIG_BLOCK, NULL, &t->sigmask);
   sys_call3(__NR_get_robust_list, 0, (long)&t->robust_head, (long)&t->robust_len);
