@@ -115,7 +115,7 @@ EXPORT pid_t fork(void) {
       start_ckpt_thread();
       event_simple(DMTCP_EVENT_ATFORK_CHILD);
     } else {
-      close(DMTCP_COORD_FD);
+      sys_close(DMTCP_COORD_FD);
       g_rt.enabled = 0;
     }
   } else {
@@ -371,4 +371,31 @@ EXPORT unsigned int sleep(unsigned int seconds) {
 EXPORT int usleep(useconds_t usec) {
   struct timespec ts = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
   return nanosleep(&ts, NULL);
+}
+
+/* ---- the runtime's own descriptors stay out of the application's reach ----
+ * Daemons and shells close every descriptor they do not know; the
+ * coordinator connection must survive that. */
+
+static int is_protected_fd(int fd) {
+  return g_rt.enabled && fd >= DMTCP_PROTECTED_FD_BASE && fd < DMTCP_PROTECTED_FD_BASE + 20;
+}
+
+EXPORT int close(int fd) {
+  if (is_protected_fd(fd)) return 0;
+  return REAL(close)(fd);
+}
+
+EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
+  if (!g_rt.enabled || last < DMTCP_PROTECTED_FD_BASE || first >= DMTCP_PROTECTED_FD_BASE + 20)
+    return REAL(close_range)(first, last, flags);
+  int r = 0;
+  if (first < DMTCP_PROTECTED_FD_BASE) r = REAL(close_range)(first, DMTCP_PROTECTED_FD_BASE - 1, flags);
+  if (r == 0 && last >= DMTCP_PROTECTED_FD_BASE + 20) r = REAL(close_range)(DMTCP_PROTECTED_FD_BASE + 20, last, flags);
+  return r;
+}
+
+EXPORT void closefrom(int lowfd) {
+  if (lowfd < 0) lowfd = 0;
+  close_range((unsigned int)lowfd, ~0u, 0);
 }
