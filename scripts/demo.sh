@@ -19,7 +19,9 @@ cc -O1 -o "$work/counter" "$work/counter.c"
 cd "$work"
 
 echo "\$ dmtcp launch ./counter"
-dmtcp launch --coord-port "$port" ./counter > launch.out 2>&1 &
+: > launch.out
+# appending, as a log would: the restarted program appends after the last line
+dmtcp launch --coord-port "$port" ./counter >> launch.out 2>&1 &
 disown
 sleep 1.5
 echo "\$ dmtcp command --checkpoint"
@@ -29,12 +31,15 @@ echo "\$ kill -9 <counter>   (it had printed:)"
 pid=$(dmtcp command --coord-port "$port" --status --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).processes[0].pid))')
 kill -9 "$pid"
 wait 2>/dev/null || true
-grep '^count' launch.out | tail -4 | sed 's/^/    /'
+cp launch.out before.out
+grep '^count' before.out | tail -4 | sed 's/^/    /'
 echo "\$ dmtcp restart ckpt_counter_*.dmtcp   (it goes on from the checkpoint:)"
 dmtcp restart --coord-port "$port" ckpt_counter_*.dmtcp > restart.out 2>&1 &
 disown
 sleep 1.5
 dmtcp command --coord-port "$port" --quit >/dev/null 2>&1 || true
 wait 2>/dev/null || true
-grep '^count' restart.out | head -4 | sed 's/^/    /'
+# With the file plugin the restarted program appends to the file its stdout
+# went to at checkpoint time; without it, it writes to the restart's stdout.
+{ tail -n +$(( $(wc -l < before.out) + 1 )) launch.out; cat restart.out; } | grep '^count' | head -4 | sed 's/^/    /'
 echo "(files in $work)"

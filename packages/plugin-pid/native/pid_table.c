@@ -1,0 +1,139 @@
+/* The virtual<->real id table of one process.
+ *
+ * Lookups run in wrappers called from any thread, including signal
+ * handlers, so they take no lock: they scan the used part of the table with
+ * atomic loads.  A lookup that races with a slot being reused reads the vid
+ * again after the real id and ignores a slot that changed under it. */
+#include <errno.h>
+#include <fcntl.h>
+
+#include "dmtcp/plugin.h"
+#include "pid_internal.h"
+
+struct pid_entry g_pid_table[PID_TABLE_SIZE];
+static _Atomic int used;
+static int pid_max = 32768;
+
+void pid_table_set_pid_max(int n) {
+  if (n > 301) pid_max = n;
+}
+
+int pid_table_used(void) { return atomic_load_explicit(&used, memory_order_acquire); }
+
+static void note_used(int slot) {
+  int cur = atomic_load(&used);
+  while (cur < slot + 1 && !atomic_compare_exchange_weak(&used, &cur, slot + 1)) {
+  }
+}
+
+int pid_table_find_vid(pid_t vid) {
+  if (vid <= 0) return -1;
+  int n = pid_table_used();
+  for (int i = 0; i < n; i++)
+    if (atomic_load_explicit(&g_pid_table[i].vid, memory_order_acquire) == vid) return i;
+  return -1;
+}
+
+int pid_table_find_real(pid_t real) {
+  if (real <= 0) return -1;
+  int n = pid_table_used();
+  for (int i = 0; i < n; i++) {
+    struct pid_entry *e = &g_pid_table[i];
+    if (atomic_load_explicit(&e->real, memory_order_acquire) == real && atomic_load(&e->vid) != 0) return i;
+  }
+  return -1;
+}
+
+void pid_table_remove_slot(int slot) {
+  if (slot < 0 || slot >= PID_TABLE_SIZE) return;
+  atomic_store_explicit(&g_pid_table[slot].vid, 0, memory_order_release);
+  atomic_store(&g_pid_table[slot].real, 0);
+  atomic_store_explicit(&g_pid_table[slot].claimed, 0, memory_order_release);
+}
+
+int pid_table_put(pid_t vid, pid_t real, pid_t owner, int *tid_addr) {
+  if (vid <= 0) return -1;
+  /* A real id belongs to one live task: whatever else still carries it
+   * describes a task that has ended. */
+  while (real > 0) {
+    int i = pid_table_find_real(real);
+    if (i < 0 || atomic_load(&g_pid_table[i].vid) == vid) break;
+    pid_table_remove_slot(i);
+  }
+  int slot = pid_table_find_vid(vid);
+  if (slot >= 0) {
+    struct pid_entry *e = &g_pid_table[slot];
+    e->owner = owner;
+    e->tid_addr = tid_addr;
+    atomic_store_explicit(&e->real, real, memory_order_release);
+    return slot;
+  }
+  for (int i = 0; i < PID_TABLE_SIZE; i++) {
+    struct pid_entry *e = &g_pid_table[i];
+    int expected = 0;
+    if (atomic_load(&e->claimed) || !atomic_compare_exchange_strong(&e->claimed, &expected, 1)) continue;
+    e->owner = owner;
+    e->tid_addr = tid_addr;
+    atomic_store(&e->real, real);
+    atomic_store_explicit(&e->vid, vid, memory_order_release);
+    note_used(i);
+    return i;
+  }
+  return -1;
+}
+
+pid_t pid_v2r(pid_t vid) {
+  if (vid <= 0) return vid;
+  int i = pid_table_find_vid(vid);
+  if (i < 0) return vid;
+  pid_t real = atomic_load_explicit(&g_pid_table[i].real, memory_order_acquire);
+  if (real <= 0 || atomic_load(&g_pid_table[i].vid) != vid) return vid;
+  return real;
+}
+
+pid_t pid_r2v(pid_t real) {
+  if (real <= 0) return real;
+  int i = pid_table_find_real(real);
+  if (i < 0) return real;
+  pid_t vid = atomic_load_explicit(&g_pid_table[i].vid, memory_order_acquire);
+  if (vid <= 0 || atomic_load(&g_pid_table[i].real) != real) return real;
+  return vid;
+}
+
+pid_t pid_v2r_signed(pid_t id) {
+  if (id < -1) return -pid_v2r(-id);
+  return pid_v2r(id);
+}
+
+int pid_table_vid_conflict(pid_t real) {
+  int i = pid_table_find_vid(real);
+  return i >= 0 && atomic_load(&g_pid_table[i].real) != real;
+}
+
+/* "/proc/N" exists for every live task, thread or process. */
+static int task_exists(pid_t n) {
+  char path[32] = "/proc/";
+  char digits[12];
+  int k = 0;
+  for (unsigned v = (unsigned)n; v; v /= 10) digits[k++] = (char)('0' + v % 10);
+  int p = 6;
+  while (k > 0) path[p++] = digits[--k];
+  path[p] = 0;
+  return pid_sys3(SYS_access, (long)path, F_OK, 0) == 0 || pid_sys_kill0(n) != -ESRCH;
+}
+
+pid_t pid_table_free_vid(void) {
+  /* The kernel hands out pids upwards and wraps at pid_max: the top of the
+   * range is the last it will reach again. */
+  for (pid_t n = (pid_t)pid_max - 1; n > 300; n--)
+    if (pid_table_find_vid(n) < 0 && pid_table_find_real(n) < 0 && !task_exists(n)) return n;
+  return 0;
+}
+
+void pid_table_sweep(void) {
+  int n = pid_table_used();
+  for (int i = 0; i < n; i++) {
+    struct pid_entry *e = &g_pid_table[i];
+    if (atomic_load(&e->claimed) && atomic_load(&e->vid) == 0) atomic_store(&e->claimed, 0);
+  }
+}

@@ -1,0 +1,57 @@
+/* What crosses between a process and the pid plugin's coordinator module at
+ * restart.  The TypeScript mirror is src/wire.ts; test/wire.test.ts reads
+ * this file and fails when the two disagree.  All fields little-endian. */
+#ifndef PID_WIRE_H
+#define PID_WIRE_H
+
+#include <stdint.h>
+
+#define PID_BARRIER_RESTART "pid:restart"
+
+#define PID_WIRE_VERSION 1
+
+/* One process's record: its virtual pid, its real pid in this life, and the
+ * virtual and real tids of its other threads. */
+#define PID_RECORD_MAGIC 0x52444950u /* "PIDR" */
+struct pid_record_header {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t flags;
+  int32_t vpid;
+  int32_t real;
+  uint32_t nthreads;
+};
+struct pid_record_thread {
+  int32_t vtid;
+  int32_t real;
+};
+#define PID_RECORD_HEADER_SIZE 20
+#define PID_RECORD_THREAD_SIZE 8
+
+/* The reply: every process and thread on the recipient's host.  owner is the
+ * vpid of the process a thread belongs to; owner == vid marks a process. */
+#define PID_TABLE_MAGIC 0x54444950u /* "PIDT" */
+struct pid_table_header {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t flags;
+  uint32_t count;
+};
+struct pid_table_entry {
+  int32_t vid;
+  int32_t real;
+  int32_t owner;
+};
+#define PID_TABLE_HEADER_SIZE 12
+#define PID_TABLE_ENTRY_SIZE 12
+
+/* dmtcp_global_barrier receives at most this many reply bytes (the core reads
+ * a release into an 8 KiB buffer and keeps one byte for a terminating NUL). */
+#define PID_REPLY_MAX 8191
+
+_Static_assert(sizeof(struct pid_record_header) == PID_RECORD_HEADER_SIZE, "record header layout");
+_Static_assert(sizeof(struct pid_record_thread) == PID_RECORD_THREAD_SIZE, "record thread layout");
+_Static_assert(sizeof(struct pid_table_header) == PID_TABLE_HEADER_SIZE, "table header layout");
+_Static_assert(sizeof(struct pid_table_entry) == PID_TABLE_ENTRY_SIZE, "table entry layout");
+
+#endif

@@ -1,0 +1,321 @@
+/* The libc calls through which a program sees or names a pid or tid.
+ * Each translates virtual ids to real ones on the way in and real ids to
+ * virtual ones on the way out, then reaches the next definition (another
+ * plugin's wrapper, the core's, or libc's) through NEXT_FNC. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "dmtcp/plugin.h"
+#include "pid_internal.h"
+
+#define LOG_PREFIX "pid: "
+
+/* Resolved once at load time (see resolve_all): a first call from a signal
+ * handler or at checkpoint time must not enter the dynamic linker. */
+#define NEXT_PTR(f)                                \
+  static __typeof__(&f) next_##f;                  \
+  static inline __typeof__(&f) real_##f(void) {    \
+    if (__builtin_expect(next_##f == NULL, 0)) next_##f = NEXT_FNC(f); \
+    return next_##f;                               \
+  }                                                \
+  _Static_assert(1, "")
+#define REAL(f) real_##f()
+
+NEXT_PTR(getpid);
+NEXT_PTR(getppid);
+NEXT_PTR(gettid);
+NEXT_PTR(getpgid);
+NEXT_PTR(getpgrp);
+NEXT_PTR(getsid);
+NEXT_PTR(setpgid);
+NEXT_PTR(setsid);
+NEXT_PTR(tcgetpgrp);
+NEXT_PTR(tcsetpgrp);
+NEXT_PTR(tcgetsid);
+NEXT_PTR(fork);
+NEXT_PTR(waitpid);
+NEXT_PTR(wait4);
+NEXT_PTR(waitid);
+NEXT_PTR(kill);
+NEXT_PTR(killpg);
+NEXT_PTR(tgkill);
+NEXT_PTR(sigqueue);
+NEXT_PTR(pidfd_open);
+NEXT_PTR(syscall);
+NEXT_PTR(execve);
+NEXT_PTR(execvpe);
+NEXT_PTR(fexecve);
+
+__attribute__((constructor)) static void resolve_all(void) {
+  (void)REAL(getpid);
+  (void)REAL(getppid);
+  (void)REAL(gettid);
+  (void)REAL(getpgid);
+  (void)REAL(getpgrp);
+  (void)REAL(getsid);
+  (void)REAL(setpgid);
+  (void)REAL(setsid);
+  (void)REAL(tcgetpgrp);
+  (void)REAL(tcsetpgrp);
+  (void)REAL(tcgetsid);
+  (void)REAL(fork);
+  (void)REAL(waitpid);
+  (void)REAL(wait4);
+  (void)REAL(waitid);
+  (void)REAL(kill);
+  (void)REAL(killpg);
+  (void)REAL(tgkill);
+  (void)REAL(sigqueue);
+  (void)REAL(pidfd_open);
+  (void)REAL(syscall);
+  (void)REAL(execve);
+  (void)REAL(execvpe);
+  (void)REAL(fexecve);
+}
+
+/* Results that are ids (>0) go out virtual; errors and 0 pass. */
+static pid_t out(pid_t r) { return r > 0 ? pid_r2v(r) : r; }
+
+/* ---- who am I ---- */
+
+static pid_t do_getpid(void) {
+  pid_t v = g_pid_vpid;
+  return v ? v : REAL(getpid)();
+}
+
+static pid_t do_gettid(void) {
+  pid_t v = pid_self_vtid();
+  return v ? v : out(REAL(gettid)());
+}
+
+PID_EXPORT pid_t getpid(void) { return do_getpid(); }
+PID_EXPORT pid_t gettid(void) { return do_gettid(); }
+PID_EXPORT pid_t getppid(void) { return out(REAL(getppid)()); }
+
+/* ---- groups and sessions: a group or session id is its leader's pid ---- */
+
+PID_EXPORT pid_t getpgid(pid_t pid) { return out(REAL(getpgid)(pid_v2r(pid))); }
+PID_EXPORT pid_t getpgrp(void) { return out(REAL(getpgrp)()); }
+PID_EXPORT pid_t getsid(pid_t pid) { return out(REAL(getsid)(pid_v2r(pid))); }
+PID_EXPORT int setpgid(pid_t pid, pid_t pgid) { return REAL(setpgid)(pid_v2r(pid), pid_v2r(pgid)); }
+PID_EXPORT pid_t setsid(void) { return out(REAL(setsid)()); }
+PID_EXPORT pid_t tcgetpgrp(int fd) { return out(REAL(tcgetpgrp)(fd)); }
+PID_EXPORT int tcsetpgrp(int fd, pid_t pgrp) { return REAL(tcsetpgrp)(fd, pid_v2r(pgrp)); }
+PID_EXPORT pid_t tcgetsid(int fd) { return out(REAL(tcgetsid)(fd)); }
+
+/* ---- fork ----
+ * A child's virtual pid is its real pid.  When that number is already the
+ * virtual pid of a restarted process, the child would be ambiguous: it
+ * exits at once (pid_fork_child_setup in pid_plugin.c, at ATFORK_CHILD)
+ * and the fork is repeated, with checkpoints held off so that no image
+ * sees the discarded child. */
+
+static pid_t do_fork(void) {
+  if (!atomic_load(&g_pid_active)) return REAL(fork)();
+  pid_ckpt_off();
+  pid_t r;
+  for (t_pid_fork_attempt = 0;; t_pid_fork_attempt++) {
+    r = REAL(fork)();
+    if (r == 0) pid_fork_child_setup();
+    if (r <= 0) break;
+    if (pid_table_vid_conflict(r) && t_pid_fork_attempt < PID_FORK_ATTEMPTS - 1) {
+      int st;
+      while (REAL(waitpid)(r, &st, __WALL) < 0 && errno == EINTR) {
+      }
+      PID_LOG(LOG_PREFIX "fork: child pid %d is a virtual pid in use; forking again", (int)r);
+      continue;
+    }
+    pid_table_put(r, r, r, NULL);
+    break;
+  }
+  int saved = errno;
+  pid_ckpt_on();
+  errno = saved;
+  return r;
+}
+
+PID_EXPORT pid_t fork(void) { return do_fork(); }
+/* As in the core: a vfork child shares our memory, so it cannot run the
+ * bookkeeping above; it becomes a fork. */
+PID_EXPORT pid_t vfork(void) { return do_fork(); }
+
+/* ---- wait ---- */
+
+/* A reaped child's entry goes: its real pid may come back for another task. */
+static void reaped(pid_t real) {
+  int i = pid_table_find_real(real);
+  if (i >= 0 && g_pid_table[i].owner == atomic_load(&g_pid_table[i].vid)) pid_table_remove_slot(i);
+}
+
+static void waitid_result(siginfo_t *info, int options) {
+  if (!info || info->si_pid <= 0) return;
+  pid_t real = info->si_pid;
+  info->si_pid = pid_r2v(real);
+  int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
+  if (gone && !(options & WNOWAIT)) reaped(real);
+}
+
+static pid_t wait_result(pid_t r, int status) {
+  if (r <= 0) return r;
+  pid_t v = pid_r2v(r);
+  if (WIFEXITED(status) || WIFSIGNALED(status)) reaped(r);
+  return v;
+}
+
+PID_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+  int st = 0;
+  pid_t r = REAL(wait4)(pid_v2r_signed(pid), &st, options, ru);
+  if (r > 0 && status) *status = st;
+  return wait_result(r, st);
+}
+
+PID_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
+  int st = 0;
+  pid_t r = REAL(waitpid)(pid_v2r_signed(pid), &st, options);
+  if (r > 0 && status) *status = st;
+  return wait_result(r, st);
+}
+
+PID_EXPORT pid_t wait(int *status) { return waitpid(-1, status, 0); }
+PID_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) { return wait4(-1, status, options, ru); }
+
+PID_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
+  if (idtype == P_PID || idtype == P_PGID) id = (id_t)pid_v2r((pid_t)id);
+  int r = REAL(waitid)(idtype, id, info, options);
+  if (r == 0) waitid_result(info, options);
+  return r;
+}
+
+/* ---- signals ---- */
+
+PID_EXPORT int kill(pid_t pid, int sig) { return REAL(kill)(pid_v2r_signed(pid), sig); }
+PID_EXPORT int killpg(pid_t pgrp, int sig) { return REAL(killpg)(pid_v2r(pgrp), sig); }
+PID_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig) { return REAL(tgkill)(pid_v2r(tgid), pid_v2r(tid), sig); }
+PID_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) {
+  return REAL(sigqueue)(pid_v2r(pid), sig, value);
+}
+PID_EXPORT int pidfd_open(pid_t pid, unsigned int flags) { return REAL(pidfd_open)(pid_v2r(pid), flags); }
+
+/* ---- syscall(2): the numbers that carry pids ----
+ * Six argument registers are always forwarded: the kernel ignores those a
+ * call does not use. */
+PID_EXPORT long syscall(long n, ...) {
+  va_list ap;
+  long a[6];
+  va_start(ap, n);
+  for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+  va_end(ap);
+  switch (n) {
+    case SYS_getpid:
+      return do_getpid();
+    case SYS_gettid:
+      return do_gettid();
+    case SYS_getppid:
+      return getppid();
+    case SYS_getpgid:
+      return getpgid((pid_t)a[0]);
+    case SYS_getpgrp:
+      return getpgrp();
+    case SYS_getsid:
+      return getsid((pid_t)a[0]);
+    case SYS_setpgid:
+      return setpgid((pid_t)a[0], (pid_t)a[1]);
+    case SYS_setsid:
+      return setsid();
+    case SYS_wait4:
+      return wait4((pid_t)a[0], (int *)a[1], (int)a[2], (struct rusage *)a[3]);
+    case SYS_waitid:
+      /* The raw call takes a fifth argument (rusage) that waitid(3) lacks. */
+      if ((idtype_t)a[0] == P_PID || (idtype_t)a[0] == P_PGID) a[1] = pid_v2r((pid_t)a[1]);
+      {
+        long r = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if (r == 0) waitid_result((siginfo_t *)a[2], (int)a[3]);
+        return r;
+      }
+    case SYS_kill:
+      a[0] = pid_v2r_signed((pid_t)a[0]);
+      break;
+    case SYS_tkill:
+    case SYS_rt_sigqueueinfo:
+    case SYS_pidfd_open:
+      a[0] = pid_v2r((pid_t)a[0]);
+      break;
+    case SYS_tgkill:
+    case SYS_rt_tgsigqueueinfo:
+      a[0] = pid_v2r((pid_t)a[0]);
+      a[1] = pid_v2r((pid_t)a[1]);
+      break;
+    default:
+      break;
+  }
+  return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* ---- exec: the new program learns its virtual pid from its environment ---- */
+
+static int is_state_var(const char *s) {
+  return strncmp(s, PID_EXEC_ENV "=", sizeof PID_EXEC_ENV) == 0;
+}
+
+/* envp plus our state; NULL (and nothing to free) when that cannot be built. */
+static char **with_state(char *const envp[], char **state) {
+  *state = pid_exec_state();
+  if (!*state) return NULL;
+  size_t n = 0;
+  while (envp && envp[n]) n++;
+  char **env = malloc((n + 2) * sizeof *env);
+  if (!env) {
+    free(*state);
+    *state = NULL;
+    return NULL;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!is_state_var(envp[i])) env[k++] = envp[i];
+  env[k++] = *state;
+  env[k] = NULL;
+  return env;
+}
+
+/* Checkpoints stay off from reading the table to the exec, so that the
+ * state handed over is never from before a restart. */
+#define EXEC_WITH_STATE(call_real, envp)                 \
+  do {                                                   \
+    if (!atomic_load(&g_pid_active)) return call_real(envp); \
+    pid_ckpt_off();                                      \
+    char *state_;                                        \
+    char **env_ = with_state(envp, &state_);             \
+    int r_ = call_real(env_ ? env_ : (envp));            \
+    int saved_ = errno;                                  \
+    free(env_);                                          \
+    free(state_);                                        \
+    pid_ckpt_on();                                       \
+    errno = saved_;                                      \
+    return r_;                                           \
+  } while (0)
+
+PID_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+#define CALL(e) REAL(execve)(path, argv, e)
+  EXEC_WITH_STATE(CALL, envp);
+#undef CALL
+}
+
+PID_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+#define CALL(e) REAL(execvpe)(file, argv, e)
+  EXEC_WITH_STATE(CALL, envp);
+#undef CALL
+}
+
+PID_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+#define CALL(e) REAL(fexecve)(fd, argv, e)
+  EXEC_WITH_STATE(CALL, envp);
+#undef CALL
+}
