@@ -92,6 +92,8 @@ struct dmtcp_restart_info {
   uint64_t unmap_start;     /* the restart program's own range */
   uint64_t unmap_end;
   uint64_t image_ino;       /* regions may still be mapped from this image */
+  uint64_t env_addr;        /* the restart's environment: NUL-separated "K=V" */
+  uint64_t env_len;
   char coord_host[64];
   char ckpt_dir[1024];      /* empty: keep the checkpointed directory */
   char image_path[1024];

@@ -114,6 +114,10 @@ int dmtcp_global_barrier(const char *name, const void *record, size_t record_len
  * no stdio lock, no malloc.  Use it instead of printf in event handlers. */
 void dmtcp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *dmtcp_get_ckpt_dir(void);
+/* A variable of the environment `dmtcp restart` ran with (the restored
+ * process keeps the environment it was launched with); NULL before the
+ * first restart or when unset.  Valid from DMTCP_EVENT_RESTART on. */
+const char *dmtcp_restart_getenv(const char *name);
 const char *dmtcp_get_uniquepid_str(void);
 
 /* ---- application API (also usable without plugins) ---- */

@@ -40,6 +40,7 @@ extern char __executable_start[];
 static struct dmtcp_image_header header;
 static struct dmtcp_restart_info info;
 static char maps_buf[512 * 1024];
+static char env_block[256 * 1024];
 static char stack_area[256 * 1024] __attribute__((aligned(16)));
 static int image_fd;
 static const char *image_name;
@@ -420,6 +421,17 @@ void restart_main(uint64_t *sp) {
   int mine = first + build_tree(start, n);
 
   info.version = 1;
+  /* Plugins read the environment `dmtcp restart` ran with (the restored
+   * process keeps its own): hand it over before the stack goes away. */
+  size_t used = 0;
+  for (char **e = envp; *e; e++) {
+    size_t n = sys_strlen(*e) + 1;
+    if (used + n > sizeof env_block) break;
+    for (size_t i = 0; i < n; i++) env_block[used + i] = (*e)[i];
+    used += n;
+  }
+  info.env_addr = (uint64_t)env_block;
+  info.env_len = used;
   info.coord_port = (uint32_t)parse_dec(env_get(envp, DMTCP_ENV_COORD_PORT));
   if (!info.coord_port) info.coord_port = DMTCP_DEFAULT_COORD_PORT;
   copy_str(info.coord_host, sizeof info.coord_host, env_get(envp, DMTCP_ENV_COORD_HOST));

@@ -112,12 +112,17 @@ EXPORT int dmtcp_send_query_to_coordinator(const void *key, size_t key_len, void
 
 EXPORT int dmtcp_global_barrier(const char *name, const void *record, size_t record_len, void *reply, size_t *reply_len) {
   if (!g_rt.enabled || !name || strlen(name) >= DMTCP_MSG_NAME_LEN) return DMTCP_NS_ERROR;
-  char buf[8192];
-  if (coord_barrier(name, record, record_len, buf, sizeof buf) < 0) return DMTCP_NS_ERROR;
+  size_t cap = reply && reply_len ? *reply_len : 0;
+  if (coord_barrier(name, record, record_len, cap ? reply : NULL, cap) < 0) return DMTCP_NS_ERROR;
   if (!reply_len) return DMTCP_NS_OK;
-  size_t cap = *reply_len;
   *reply_len = g_last_release_len;
-  if (g_last_release_len > cap || g_last_release_len >= sizeof buf) return DMTCP_NS_BUFFER_TOO_SMALL;
-  if (reply) memcpy(reply, buf, g_last_release_len);
-  return DMTCP_NS_OK;
+  return g_last_release_len > cap ? DMTCP_NS_BUFFER_TOO_SMALL : DMTCP_NS_OK;
+}
+
+EXPORT const char *dmtcp_restart_getenv(const char *name) {
+  if (!name || !g_rt.restart_env) return NULL;
+  size_t n = strlen(name);
+  for (const char *p = g_rt.restart_env; p < g_rt.restart_env + g_rt.restart_env_len; p += strlen(p) + 1)
+    if (strncmp(p, name, n) == 0 && p[n] == '=') return p + n + 1;
+  return NULL;
 }

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,20 @@ static void fsync_dir(const char *dir) {
 }
 
 static void after_restart(void);
+
+/* The restart's environment lives in the restart program's memory, about to
+ * be unmapped: copy it. */
+static void keep_restart_env(void) {
+  uint64_t len = g_restart_info.env_len;
+  g_rt.restart_env = NULL;
+  g_rt.restart_env_len = 0;
+  if (!len) return;
+  long a = sys_mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (a < 0 && a > -4096) return;
+  memcpy((void *)a, (const void *)g_restart_info.env_addr, len);
+  g_rt.restart_env = (const char *)a;
+  g_rt.restart_env_len = len;
+}
 
 static int barrier(const char *name) { return coord_barrier(name, NULL, 0, NULL, 0); }
 
@@ -161,6 +176,7 @@ static void after_restart(void) {
     if (n >= expected) break;
     sys_futex(&g_restored_threads, FUTEX_WAIT_PRIVATE, n, NULL);
   }
+  keep_restart_env();
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)
     sys_munmap(g_restart_info.unmap_start, g_restart_info.unmap_end - g_restart_info.unmap_start);
   g_rt.restart_count++;

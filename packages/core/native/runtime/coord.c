@@ -94,7 +94,8 @@ int coord_recv(int fd, struct msg *m, char *buf, size_t cap) {
     return -1;
   }
   uint32_t len = m->hdr.payload_len;
-  size_t keep = len < cap ? len : (cap ? cap - 1 : 0);
+  /* Text payloads get a NUL when there is room; binary ones may fill the buffer. */
+  size_t keep = len < cap ? len : cap;
   if (keep && read_all(fd, buf, keep) < 0) return -1;
   for (uint32_t left = len - (uint32_t)keep; left > 0;) {
     char sink[256];
@@ -102,7 +103,7 @@ int coord_recv(int fd, struct msg *m, char *buf, size_t cap) {
     if (read_all(fd, sink, chunk) < 0) return -1;
     left -= chunk;
   }
-  if (buf && cap) buf[keep] = 0;
+  if (buf && keep < cap) buf[keep] = 0;
   m->payload = buf;
   m->payload_len = (uint32_t)keep;
   return 0;
@@ -185,6 +186,7 @@ int coord_hello(int fd, int kind, uint64_t parent_upid, struct msg *reply, char 
     if (coord_recv(fd, reply, buf, cap) < 0) return -1;
     if (reply->hdr.type == DMT_ACCEPT) return 0;
     if (reply->hdr.type == DMT_REJECT) {
+      if (cap) buf[cap - 1] = 0;
       log_msg("coordinator refused this process: %s", reply->payload ? reply->payload : "");
       return -1;
     }

@@ -142,6 +142,8 @@ struct runtime {
   int round_is_restart;      /* what RESUME_USER_THREAD reports */
   int ns_phase;              /* inside the publish/subscribe events */
   struct { int pid, ppid, pgid, sid; } ids; /* at the last checkpoint */
+  const char *restart_env;   /* environment of the last `dmtcp restart` */
+  uint64_t restart_env_len;
 };
 HIDDEN extern struct runtime g_rt;
 HIDDEN void start_ckpt_thread(void);

@@ -1,0 +1,175 @@
+/* Internal interface of the file plugin: the descriptor table saved at
+ * checkpoint, the settings, and the pieces that the checkpoint side
+ * (file_scan.c), the restart side (file_restore.c) and the event handler
+ * (file_plugin.c) share. */
+#ifndef FILE_PLUGIN_H
+#define FILE_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FILE_HIDDEN __attribute__((visibility("hidden")))
+
+/* The runtime's own descriptors (coordinator socket and friends). */
+#define FILE_PROTECTED_LO 820
+#define FILE_PROTECTED_HI 839
+
+#define FILE_PATH_CAP 4096
+#define FILE_TERMIOS_CAP 64
+
+/* The barrier at which processes agree on who writes back a file's
+ * checkpointed contents; its policy is in src/coordinator.ts. */
+#define FILE_BARRIER_RESTORE_CONTENTS "file:restore-contents"
+/* Keys in its records are 16 hex digits, one per line. */
+#define FILE_KEY_HEX 16
+
+enum file_kind {
+  FK_NONE = 0,
+  FK_REG,    /* regular file with a name */
+  FK_DIR,
+  FK_CHR,    /* character device that is not a terminal (/dev/null, /dev/urandom...) */
+  FK_BLK,
+  FK_TTY,    /* a terminal: /dev/pts/N, /dev/ttyN, /dev/tty, /dev/console */
+  FK_PTMX,   /* the master side of a pseudo-terminal */
+  FK_PIPE,
+  FK_FIFO,   /* named pipe */
+  FK_SOCKET,
+  FK_ANON,   /* anon_inode: epoll, eventfd, signalfd, timerfd, inotify... */
+  FK_MEMFD,
+  FK_OTHER,
+};
+
+/* What happened at restart, for aliases and for messages. */
+enum file_outcome {
+  FO_PENDING = 0,
+  FO_RESTORED,
+  FO_KEPT,    /* the descriptor the restart provided stays (terminal, pipe on 0-2) */
+  FO_SKIPPED, /* left to another plugin or not supported yet */
+  FO_FAILED,
+};
+
+enum file_verdict {
+  FV_SAME = 0,
+  FV_CHANGED,  /* size or modification time differ */
+  FV_MISSING,
+};
+
+/* One descriptor as it was at checkpoint.  Lives in memory that is part of
+ * the image, so the restarted process finds it as it was. */
+struct file_rec {
+  int fd;
+  int kind;
+  int flags;        /* F_GETFL: access mode and status flags */
+  int cloexec;
+  int leader;       /* index of the lowest fd sharing this open file description (own index if none) */
+  int deleted;      /* regular file unlinked while open */
+  int has_termios;
+  int saved;        /* contents are in the data region */
+  int mnt_id;
+  int outcome;      /* restart bookkeeping */
+  int write_back;   /* restart: this process writes the checkpointed contents back */
+  int verdict;      /* restart: how the file at its path compares with the checkpoint (enum file_verdict) */
+  int64_t pos;
+  uint64_t dev, ino, rdev;
+  uint32_t mode;
+  uint32_t nlink;
+  int64_t size;
+  int64_t mtime_sec;
+  int64_t mtime_nsec;
+  uint64_t data_off;
+  uint64_t data_len;
+  unsigned char termios[FILE_TERMIOS_CAP];
+  char path[FILE_PATH_CAP];
+};
+
+/* The table itself is mapped at checkpoint (its size follows the number of
+ * descriptors) and unmapped once it has served: right after the image is
+ * captured on resume, or after the restore on restart. */
+struct file_table {
+  struct file_rec *recs;
+  size_t nrecs;
+  size_t recs_bytes;
+  unsigned char *data; /* saved file contents */
+  size_t data_bytes;
+  int valid;           /* a complete scan is in recs */
+  long pid;            /* kernel pid at checkpoint, for /proc/<pid>/... paths */
+  int kcmp_ok;         /* kcmp answered at checkpoint */
+};
+
+#define FILE_MAP_CAP 4096
+
+struct file_settings {
+  int debug;
+  int ckpt_open_files;   /* DMTCP_CKPT_OPEN_FILES=1: save every open regular file */
+  int missing_create;    /* DMTCP_FILE_MISSING=create */
+  int restore_contents;  /* DMTCP_RESTORE_FILE_CONTENTS=1 */
+  int no_kcmp;           /* DMTCP_FILE_NO_KCMP=1: as where kcmp is forbidden (tests the other way) */
+  char path_map[FILE_MAP_CAP];
+};
+
+extern FILE_HIDDEN struct file_table g_file_table;
+extern FILE_HIDDEN struct file_settings g_file_settings;
+
+/* ---- file_fmt.c: formatting without stdio and a logger on a chosen fd ---- */
+struct fbuf {
+  char *buf;
+  size_t cap;
+  size_t len;
+  int overflow;
+};
+FILE_HIDDEN void fb_init(struct fbuf *b, char *buf, size_t cap);
+FILE_HIDDEN void fb_putc(struct fbuf *b, char c);
+FILE_HIDDEN void fb_puts(struct fbuf *b, const char *s);
+FILE_HIDDEN void fb_putn(struct fbuf *b, const char *s, size_t n);
+FILE_HIDDEN void fb_putu(struct fbuf *b, uint64_t v);
+FILE_HIDDEN void fb_puti(struct fbuf *b, int64_t v);
+FILE_HIDDEN void fb_puthex(struct fbuf *b, uint64_t v, int width);
+/* %s %d %u %x %c with l/ll/z modifiers; the result is always NUL-terminated. */
+FILE_HIDDEN void fb_vformat(struct fbuf *b, const char *fmt, va_list ap);
+FILE_HIDDEN void fb_format(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FILE_HIDDEN const char *file_errno_name(long err);
+/* Messages for the person running the program: "dmtcp file: ..." on the log
+ * fd (stderr unless file_log_to moved it). */
+FILE_HIDDEN void file_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, only with DMTCP_DEBUG=1. */
+FILE_HIDDEN void file_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+FILE_HIDDEN void file_log_to(int fd);
+
+/* ---- file_pathmap.c ---- */
+/* Rewrites `path` through a map "OLD=NEW[:OLD2=NEW2...]": the longest OLD
+ * that equals the path or is a directory prefix of it (OLD followed by '/')
+ * is replaced by its NEW.  Returns 1 when mapped, 0 when no entry matched
+ * (out gets the path unchanged), -1 when the result does not fit in cap. */
+FILE_HIDDEN int file_path_map_apply(const char *spec, const char *path, char *out, size_t cap);
+/* NULL when the map is well formed, else why not. */
+FILE_HIDDEN const char *file_path_map_problem(const char *spec);
+
+/* ---- file_scan.c (checkpoint) ---- */
+FILE_HIDDEN int file_scan(struct file_table *t, const struct file_settings *s);
+FILE_HIDDEN void file_table_release(struct file_table *t);
+/* Open descriptors of this process, the runtime's left out; at most cap. */
+FILE_HIDDEN size_t file_list_fds(int *out, size_t cap);
+FILE_HIDDEN const char *file_kind_name(int kind);
+
+/* ---- file_restore.c (restart) ---- */
+/* A descriptor the restarted process had before any plugin restored
+ * anything: what `dmtcp restart` itself was started with. */
+struct file_inherited {
+  int fd;
+  uint64_t dev, ino;
+};
+FILE_HIDDEN void file_restore(struct file_table *t, const struct file_settings *s,
+                              const struct file_inherited *inherited, size_t ninherited);
+
+/* ---- file_env.c: settings from an environment block ---- */
+FILE_HIDDEN void file_settings_defaults(struct file_settings *s);
+/* Applies the variables found in `lookup` to s (those absent keep their value). */
+FILE_HIDDEN void file_settings_apply(struct file_settings *s, const char *(*lookup)(const char *name, void *ctx),
+                                     void *ctx);
+/* The environment `dmtcp restart` ran with, when the restarted process can
+ * still see it; 0 when it cannot. */
+FILE_HIDDEN int file_restart_env_load(void);
+FILE_HIDDEN const char *file_restart_env_get(const char *name, void *ctx);
+
+#endif

@@ -1,0 +1,587 @@
+/* Restart side: put every descriptor the table describes back at its number,
+ * with its flags, offset and sharing.  Runs in the restarted process's
+ * checkpoint thread at RESTART, before any application thread runs again.
+ *
+ * What the restarted process starts with: descriptors 0-2 as the restart
+ * command got them (the new terminal or pipes) and the runtime's protected
+ * ones.  Everything else is opened here. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dmtcp/plugin.h"
+#include "file_plugin.h"
+#include "file_sys.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 1U
+#endif
+
+/* Scratch paths: the checkpoint thread's stack belongs to the runtime. */
+static char mapped_buf[FILE_PATH_CAP];
+static char proc_buf[FILE_PATH_CAP];
+static char create_buf[FILE_PATH_CAP + 64];
+static char barrier_rec[65536];
+static char barrier_reply[8192];
+
+struct restore_ctx {
+  struct file_table *t;
+  const struct file_settings *s;
+  int term_src;  /* a duplicate of the new terminal (one of 0-2), or -1 */
+  int termios_done;
+  int scratch_base; /* above every descriptor the table names */
+};
+
+static int64_t mtime_ns(int64_t sec, int64_t nsec) { return sec * 1000000000LL + nsec; }
+
+static int reopen_flags(int flags) {
+  int f = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_ASYNC);
+  f &= ~(O_TMPFILE & ~O_DIRECTORY);
+  /* Reopening a terminal path must not make it the controlling terminal;
+   * the temporary descriptor is close-on-exec until it is installed. */
+  return f | O_NOCTTY | O_CLOEXEC;
+}
+
+static long open_retrying(const char *path, int flags, int mode) {
+  long fd = fs_open(path, flags, mode);
+  /* O_NOATIME needs ownership, O_DIRECT a file system that supports it:
+   * neither is worth losing the file over on another machine. */
+  if (fd == -EPERM && (flags & O_NOATIME)) fd = fs_open(path, flags & ~O_NOATIME, mode);
+  if (fd == -EINVAL && (flags & O_DIRECT)) fd = fs_open(path, flags & ~O_DIRECT, mode);
+  return fd;
+}
+
+/* Moves tmp to r->fd with r's close-on-exec flag; 0 or -errno. */
+static long install(long tmp, const struct file_rec *r) {
+  if (tmp == r->fd) return fs_fcntl(r->fd, F_SETFD, r->cloexec ? FD_CLOEXEC : 0) < 0 ? -EBADF : 0;
+  long rc = fs_dup3((int)tmp, r->fd, r->cloexec ? O_CLOEXEC : 0);
+  fs_close((int)tmp);
+  return rc < 0 ? rc : 0;
+}
+
+static int seekable(int kind) { return kind == FK_REG || kind == FK_DIR || kind == FK_BLK || kind == FK_MEMFD; }
+
+static void restore_offset(const struct file_rec *r) {
+  if (!seekable(r->kind) || (r->flags & O_PATH)) return;
+  long rc = fs_lseek(r->fd, r->pos, SEEK_SET);
+  if (rc < 0) file_log("fd %d (%s): cannot return to offset %ld (%s)", r->fd, r->path, (long)r->pos, file_errno_name(rc));
+}
+
+/* The path to reopen: /proc/<old pid>/... becomes /proc/self/..., then the
+ * path map applies.  Returns the buffer, or NULL when the result is too long. */
+static const char *restart_path(struct restore_ctx *c, const char *path) {
+  const char *src = path;
+  char num[24];
+  struct fbuf nb;
+  fb_init(&nb, num, sizeof num);
+  fb_puts(&nb, "/proc/");
+  fb_putu(&nb, (uint64_t)c->t->pid);
+  if (strncmp(path, num, nb.len) == 0 && (path[nb.len] == '/' || path[nb.len] == 0)) {
+    struct fbuf pb;
+    fb_init(&pb, proc_buf, sizeof proc_buf);
+    fb_puts(&pb, "/proc/self");
+    fb_puts(&pb, path + nb.len);
+    if (pb.overflow) return NULL;
+    src = proc_buf;
+  }
+  int m = file_path_map_apply(c->s->path_map, src, mapped_buf, sizeof mapped_buf);
+  if (m < 0) return NULL;
+  if (m > 0) file_debug("%s is now %s (path map)", path, mapped_buf);
+  return mapped_buf;
+}
+
+/* The record that carries the saved bytes of r's inode, or NULL. */
+static const struct file_rec *contents_of(const struct file_table *t, const struct file_rec *r) {
+  if (!t->data) return NULL;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *q = &t->recs[i];
+    if (q->saved && q->dev == r->dev && q->ino == r->ino) return q;
+  }
+  return NULL;
+}
+
+/* The first record (in descriptor order) of r's inode that is the leader of
+ * its description: messages and write-backs happen once per file. */
+static size_t inode_primary(const struct file_table *t, size_t i) {
+  const struct file_rec *r = &t->recs[i];
+  for (size_t j = 0; j < i; j++) {
+    const struct file_rec *q = &t->recs[j];
+    if (q->leader == (int)j && q->kind == r->kind && q->dev == r->dev && q->ino == r->ino) return j;
+  }
+  return i;
+}
+
+static long write_all(int fd, const unsigned char *p, uint64_t n) {
+  uint64_t done = 0;
+  while (done < n) {
+    uint64_t chunk = n - done;
+    if (chunk > (1u << 30)) chunk = 1u << 30;
+    long w = fs_write(fd, p + done, (size_t)chunk);
+    if (w == -EINTR) continue;
+    if (w <= 0) return w < 0 ? w : -EIO;
+    done += (uint64_t)w;
+  }
+  return 0;
+}
+
+static void set_mtime(int fd, const struct file_rec *r) {
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {(time_t)r->mtime_sec, (long)r->mtime_nsec}};
+  fs_futimens(fd, ts);
+}
+
+/* What the application finds at a number that could not be restored:
+ * nothing, except on 0-2, where the restart's own descriptor stays (output
+ * still goes somewhere the person restarting can see). */
+static const char *leave_note(const struct file_rec *r) {
+  static char note[64];
+  struct fbuf b;
+  fb_init(&b, note, sizeof note);
+  if (r->fd <= 2) fb_format(&b, "fd %d stays what the restart provides", r->fd);
+  else fb_format(&b, "fd %d stays closed", r->fd);
+  return note;
+}
+
+/* ---- deciding what to do with each named regular file ---- */
+
+/* Files the kernel makes up as they are read: their size and time say
+ * nothing about a change, and nobody could write them back. */
+static int kernel_made(const char *p) {
+  return strncmp(p, "/proc/", 6) == 0 || strncmp(p, "/sys/", 5) == 0;
+}
+
+/* Rolling back is for files the application writes: a file it only reads
+ * (a system file, another program's output) that changed is reported, never
+ * overwritten. */
+static int opened_for_writing(const struct file_table *t, const struct file_rec *r) {
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *q = &t->recs[i];
+    if (q->dev == r->dev && q->ino == r->ino && (q->flags & O_ACCMODE) != O_RDONLY && !(q->flags & O_PATH)) return 1;
+  }
+  return 0;
+}
+
+static void judge(struct restore_ctx *c) {
+  struct file_table *t = c->t;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    r->outcome = FO_PENDING;
+    r->write_back = 0;
+    r->verdict = FV_SAME;
+    if (r->kind != FK_REG || r->deleted || r->leader != (int)i || inode_primary(t, i) != i) continue;
+    const char *p = restart_path(c, r->path);
+    if (!p || kernel_made(p)) continue;
+    struct stat st;
+    if (fs_stat(p, &st) < 0) {
+      r->verdict = FV_MISSING;
+    } else if (S_ISREG(st.st_mode) &&
+               (st.st_size != r->size || mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec) != mtime_ns(r->mtime_sec, r->mtime_nsec))) {
+      r->verdict = FV_CHANGED;
+      if (c->s->restore_contents && contents_of(t, r) && opened_for_writing(t, r)) r->write_back = 1;
+    }
+  }
+}
+
+static uint64_t key_of(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+/* Several processes may hold the same file: one of them (the coordinator
+ * elects it) writes the checkpointed bytes back, so that the others do not
+ * truncate it under a write already in progress.  Every process reaches this
+ * barrier, with or without candidates, or none would get past it. */
+static void elect_writers(struct restore_ctx *c) {
+  struct file_table *t = c->t;
+  struct fbuf b;
+  fb_init(&b, barrier_rec, sizeof barrier_rec);
+  size_t sent = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (!r->write_back) continue;
+    const char *p = restart_path(c, r->path);
+    size_t before = b.len;
+    fb_puthex(&b, p ? key_of(p) : 0, FILE_KEY_HEX);
+    fb_putc(&b, '\n');
+    if (b.overflow) {
+      /* Left out of the election: this process writes it back itself. */
+      b.len = before;
+      b.overflow = 0;
+      b.buf[b.len] = 0;
+      r->write_back = 2;
+      continue;
+    }
+    r->write_back = 1;
+    sent++;
+  }
+  size_t len = sizeof barrier_reply;
+  int rc = dmtcp_global_barrier(FILE_BARRIER_RESTORE_CONTENTS, barrier_rec, b.len, barrier_reply, &len);
+  /* No answer (no coordinator module, an older coordinator): everyone
+   * writes; the bytes are the same in every image of one checkpoint. */
+  int have = rc == DMTCP_NS_OK && len == sent && sent > 0;
+  size_t k = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (r->write_back != 1) continue;
+    if (have && barrier_reply[k] == '0') r->write_back = 0;
+    k++;
+  }
+  if (rc != DMTCP_NS_OK) file_debug("barrier %s: no answer (%d)", FILE_BARRIER_RESTORE_CONTENTS, rc);
+}
+
+static int write_back(const char *path, const struct file_rec *r, const struct file_rec *holder, const struct file_table *t) {
+  long fd = fs_open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0);
+  if (fd < 0) {
+    file_log("fd %d (%s): cannot put back its checkpointed contents (%s)", r->fd, path, file_errno_name(fd));
+    return -1;
+  }
+  long rc = write_all((int)fd, t->data + holder->data_off, holder->data_len);
+  if (rc == 0) set_mtime((int)fd, r);
+  fs_close((int)fd);
+  if (rc < 0) {
+    file_log("fd %d (%s): writing back its checkpointed contents failed (%s)", r->fd, path, file_errno_name(rc));
+    return -1;
+  }
+  return 0;
+}
+
+/* A file that vanished: recreated with DMTCP_FILE_MISSING=create (from its
+ * saved bytes when --ckpt-open-files saved them), else left closed. */
+static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, const char *path) {
+  if (!c->s->missing_create) {
+    file_log("fd %d: %s no longer exists; %s (DMTCP_FILE_MISSING=create recreates missing files)", r->fd, path,
+             leave_note(r));
+    return -1;
+  }
+  long fd = fs_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, (int)(r->mode & 07777));
+  if (fd < 0) {
+    file_log("fd %d: %s no longer exists and cannot be recreated (%s); %s", r->fd, path, file_errno_name(fd),
+             leave_note(r));
+    return -1;
+  }
+  const struct file_rec *h = contents_of(c->t, r);
+  if (h && write_all((int)fd, c->t->data + h->data_off, h->data_len) == 0) set_mtime((int)fd, r);
+  fs_close((int)fd);
+  file_log("fd %d: %s no longer existed; recreated %s (DMTCP_FILE_MISSING=create)", r->fd, path,
+           h ? "with its checkpointed contents" : "empty");
+  return 0;
+}
+
+static void report_change(const struct file_rec *r, const char *path) {
+  struct stat st;
+  if (fs_stat(path, &st) < 0) return;
+  int mod = mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec) != mtime_ns(r->mtime_sec, r->mtime_nsec);
+  if (st.st_size != r->size) {
+    file_log("fd %d: %s changed since the checkpoint (size %ld -> %ld%s); reopened as it is now", r->fd, path,
+             (long)r->size, (long)st.st_size, mod ? ", modified" : "");
+  } else {
+    file_log("fd %d: %s changed since the checkpoint (modified, same size %ld); reopened as it is now", r->fd, path,
+             (long)r->size);
+  }
+}
+
+/* ---- one description ---- */
+
+static int restore_named(struct restore_ctx *c, size_t i) {
+  struct file_table *t = c->t;
+  struct file_rec *r = &t->recs[i];
+  const char *path = restart_path(c, r->path);
+  if (!path) {
+    file_log("fd %d: %s is too long once mapped; %s", r->fd, r->path, leave_note(r));
+    return -1;
+  }
+  const struct file_rec *primary = &t->recs[inode_primary(t, i)];
+  if (r->kind == FK_REG) {
+    if (primary->verdict == FV_MISSING) {
+      /* Only the first description of the file decides; the others follow. */
+      if (primary == r) {
+        if (recreate_missing(c, r, path) < 0) return -1;
+      } else if (primary->outcome != FO_RESTORED) {
+        file_log("fd %d: %s no longer exists; %s", r->fd, path, leave_note(r));
+        return -1;
+      }
+    } else if (primary == r && r->verdict == FV_CHANGED) {
+      const struct file_rec *h = contents_of(t, r);
+      if (r->write_back && h) {
+        if (write_back(path, r, h, t) == 0)
+          file_log("fd %d: %s had changed since the checkpoint; its checkpointed contents are back "
+                   "(DMTCP_RESTORE_FILE_CONTENTS=1)",
+                   r->fd, path);
+      } else if (!(c->s->restore_contents && h && opened_for_writing(t, r))) {
+        report_change(r, path);
+      }
+    }
+  }
+  long fd = open_retrying(path, reopen_flags(r->flags), 0);
+  if (fd < 0) {
+    file_log("fd %d: cannot reopen %s %s (%s); %s", r->fd, file_kind_name(r->kind), path, file_errno_name(fd),
+             leave_note(r));
+    return -1;
+  }
+  long rc = install(fd, r);
+  if (rc < 0) {
+    file_log("fd %d: cannot place %s at fd %d (%s)", r->fd, path, r->fd, file_errno_name(rc));
+    return -1;
+  }
+  restore_offset(r);
+  return 0;
+}
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+/* Creates a fresh file named like the deleted one in dir (or a variant of
+ * the name when that is taken); its path is left in create_buf. */
+static long create_in(const char *dir, size_t dirlen, const char *name, long pid) {
+  for (int attempt = 0; attempt < 100; attempt++) {
+    struct fbuf b;
+    fb_init(&b, create_buf, sizeof create_buf);
+    fb_putn(&b, dir, dirlen);
+    fb_putc(&b, '/');
+    fb_puts(&b, name);
+    if (attempt) fb_format(&b, ".dmtcp-%ld-%d", pid, attempt);
+    if (b.overflow) return -ENAMETOOLONG;
+    long fd = fs_open(create_buf, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd != -EEXIST) return fd;
+  }
+  return -EEXIST;
+}
+
+/* A file that was unlinked while open comes back the same way: a fresh
+ * file with the saved bytes, opened as the application had it, then
+ * unlinked again, so that the process still sees "(deleted)". */
+static long recreate_deleted(struct restore_ctx *c, struct file_rec *r) {
+  const char *path = restart_path(c, r->path);
+  if (!path) path = r->path;
+  const char *name = base_name(path);
+  size_t dirlen = (size_t)(name - path);
+  if (dirlen > 1) dirlen--; /* drop the slash, keep "/" itself */
+  char dir[FILE_PATH_CAP];
+  memcpy(dir, path, dirlen);
+  dir[dirlen] = 0;
+  struct stat st;
+  int in_tmp = fs_stat(dir, &st) < 0 || !S_ISDIR(st.st_mode);
+  long pid = fs_getpid();
+  long wfd = in_tmp ? -ENOENT : create_in(dir, dirlen, name, pid);
+  long why = wfd;
+  if (wfd < 0) {
+    in_tmp = 1;
+    wfd = create_in("/tmp", 4, name, pid);
+  }
+  if (wfd < 0) {
+    file_log("fd %d: cannot recreate the deleted file %s (%s); %s", r->fd, path, file_errno_name(wfd), leave_note(r));
+    return wfd;
+  }
+  if (in_tmp)
+    file_log("fd %d: the deleted file %s cannot come back in its directory (%s); recreated in /tmp and deleted again",
+             r->fd, path, why == -ENOENT || why == -ENOTDIR ? "the directory is gone" : file_errno_name(why));
+  const struct file_rec *h = contents_of(c->t, r);
+  if (h) {
+    long rc = write_all((int)wfd, c->t->data + h->data_off, h->data_len);
+    if (rc < 0) file_log("fd %d: writing the deleted file %s back failed (%s)", r->fd, path, file_errno_name(rc));
+  } else if (r->size > 0) {
+    file_log("fd %d: the contents of the deleted file %s were not saved; it comes back empty", r->fd, path);
+  }
+  long fd = open_retrying(create_buf, reopen_flags(r->flags), 0);
+  if (fd < 0) fd = -1;
+  if (fd >= 0) fs_fchmod((int)fd, r->mode & 07777);
+  fs_unlink(create_buf);
+  if (fd < 0) {
+    /* The creating descriptor is read-write: better than nothing. */
+    fs_fchmod((int)wfd, r->mode & 07777);
+    return wfd;
+  }
+  fs_close((int)wfd);
+  return fd;
+}
+
+static long recreate_memfd(struct restore_ctx *c, struct file_rec *r) {
+  char name[256];
+  const char *src = r->path + 7; /* "/memfd:" */
+  size_t n = strlen(src);
+  if (n >= sizeof name) n = sizeof name - 1;
+  memcpy(name, src, n);
+  name[n] = 0;
+  long fd = fs_memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) {
+    file_log("fd %d: cannot recreate memfd %s (%s); %s", r->fd, name, file_errno_name(fd), leave_note(r));
+    return fd;
+  }
+  const struct file_rec *h = contents_of(c->t, r);
+  if (h) write_all((int)fd, c->t->data + h->data_off, h->data_len);
+  if (r->size > 0 && (!h || h->data_len < (uint64_t)r->size)) fs_ftruncate((int)fd, r->size);
+  if ((r->flags & O_ACCMODE) != O_RDWR) {
+    char link[64];
+    struct fbuf b;
+    fb_init(&b, link, sizeof link);
+    fb_format(&b, "/proc/self/fd/%ld", fd);
+    long again = fs_open(link, reopen_flags(r->flags), 0);
+    if (again >= 0) {
+      fs_close((int)fd);
+      fd = again;
+    }
+  }
+  return fd;
+}
+
+/* A deleted file or memfd opened more than once (two opens before the
+ * unlink): the later descriptions reopen the file the first one recreated. */
+static long reopen_sibling(const struct file_rec *primary, const struct file_rec *r) {
+  char link[64];
+  struct fbuf b;
+  fb_init(&b, link, sizeof link);
+  fb_format(&b, "/proc/self/fd/%d", primary->fd);
+  return fs_open(link, reopen_flags(r->flags), 0);
+}
+
+static int restore_unnamed(struct restore_ctx *c, size_t i) {
+  struct file_table *t = c->t;
+  struct file_rec *r = &t->recs[i];
+  const struct file_rec *primary = &t->recs[inode_primary(t, i)];
+  long fd;
+  if (primary != r && primary->outcome == FO_RESTORED) fd = reopen_sibling(primary, r);
+  else if (r->kind == FK_MEMFD) fd = recreate_memfd(c, r);
+  else fd = recreate_deleted(c, r);
+  if (fd < 0) return -1;
+  long rc = install(fd, r);
+  if (rc < 0) {
+    file_log("fd %d: cannot place the recreated %s at fd %d (%s)", r->fd, r->path, r->fd, file_errno_name(rc));
+    return -1;
+  }
+  restore_offset(r);
+  return 0;
+}
+
+static void apply_termios(struct restore_ctx *c, const struct file_rec *r, int fd) {
+  if (c->termios_done || !r->has_termios) return;
+  if (fs_ioctl(fd, FSYS_TCSETS, (void *)r->termios) == 0) c->termios_done = 1;
+}
+
+static int restore_tty(struct restore_ctx *c, struct file_rec *r) {
+  if (r->fd <= 2) {
+    /* Restarted on a new terminal: the process uses it, in the mode it had
+     * put its old one in. */
+    unsigned char probe[FILE_TERMIOS_CAP];
+    if (fs_ioctl(r->fd, FSYS_TCGETS, probe) == 0) apply_termios(c, r, r->fd);
+    else file_debug("fd %d was terminal %s; keeping what the restart provides", r->fd, r->path);
+    return FO_KEPT;
+  }
+  long fd = -1;
+  if (c->term_src >= 0) fd = fs_fcntl(c->term_src, F_DUPFD_CLOEXEC, c->scratch_base);
+  else if (strcmp(r->path, "/dev/tty") == 0) fd = fs_open("/dev/tty", reopen_flags(r->flags), 0);
+  if (fd < 0) {
+    file_log("fd %d was terminal %s, and this restart has no terminal; %s", r->fd, r->path, leave_note(r));
+    return FO_FAILED;
+  }
+  if (install(fd, r) < 0) return FO_FAILED;
+  apply_termios(c, r, r->fd);
+  return FO_RESTORED;
+}
+
+static int restore_one(struct restore_ctx *c, size_t i) {
+  struct file_table *t = c->t;
+  struct file_rec *r = &t->recs[i];
+  int leader = r->leader;
+  if (r->fd <= 2 && r->kind == FK_TTY) return restore_tty(c, r);
+  int keep_std = r->fd <= 2 && r->kind != FK_REG && r->kind != FK_DIR && r->kind != FK_CHR && r->kind != FK_BLK &&
+                 r->kind != FK_MEMFD;
+  if (keep_std) {
+    file_debug("fd %d was %s %s; keeping what the restart provides", r->fd, file_kind_name(r->kind), r->path);
+    return FO_KEPT;
+  }
+  if (leader != (int)i) {
+    const struct file_rec *l = &t->recs[leader];
+    if (l->outcome == FO_RESTORED || l->outcome == FO_KEPT) {
+      long rc = fs_dup3(l->fd, r->fd, r->cloexec ? O_CLOEXEC : 0);
+      if (rc < 0) {
+        file_log("fd %d: cannot share fd %d's file again (%s)", r->fd, l->fd, file_errno_name(rc));
+        return FO_FAILED;
+      }
+      return FO_RESTORED;
+    }
+    if (l->outcome == FO_FAILED)
+      file_log("fd %d: shares fd %d's file (%s), which is not back; %s", r->fd, l->fd, l->path, leave_note(r));
+    return l->outcome;
+  }
+  switch (r->kind) {
+    case FK_REG:
+      if (r->deleted) return restore_unnamed(c, i) == 0 ? FO_RESTORED : FO_FAILED;
+      return restore_named(c, i) == 0 ? FO_RESTORED : FO_FAILED;
+    case FK_MEMFD:
+      return restore_unnamed(c, i) == 0 ? FO_RESTORED : FO_FAILED;
+    case FK_DIR:
+    case FK_CHR:
+    case FK_BLK:
+      return restore_named(c, i) == 0 ? FO_RESTORED : FO_FAILED;
+    case FK_TTY:
+      return restore_tty(c, r);
+    case FK_SOCKET:
+    case FK_ANON:
+      file_debug("fd %d (%s): left to the plugin that handles it", r->fd, r->path);
+      return FO_SKIPPED;
+    default:
+      file_log("fd %d (%s %s): not restored by this version of the file plugin; %s", r->fd, file_kind_name(r->kind),
+               r->path, leave_note(r));
+      return FO_SKIPPED;
+  }
+}
+
+void file_restore(struct file_table *t, const struct file_settings *s, const struct file_inherited *inherited,
+                  size_t ninherited) {
+  struct restore_ctx c = {t, s, -1, 0, 3};
+  if (!t->valid) {
+    /* Still take part in the barrier: the other processes wait there. */
+    size_t len = sizeof barrier_reply;
+    dmtcp_global_barrier(FILE_BARRIER_RESTORE_CONTENTS, "", 0, barrier_reply, &len);
+    return;
+  }
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (t->recs[i].fd + 1 > c.scratch_base) c.scratch_base = t->recs[i].fd + 1;
+  if (c.scratch_base >= FILE_PROTECTED_LO && c.scratch_base <= FILE_PROTECTED_HI) c.scratch_base = FILE_PROTECTED_HI + 1;
+
+  /* Messages go to the stderr of whoever restarts, even once fd 2 has become
+   * the application's log file again. */
+  long log_fd = fs_fcntl(2, F_DUPFD_CLOEXEC, c.scratch_base);
+  if (log_fd >= 0) file_log_to((int)log_fd);
+  for (int fd = 0; fd <= 2 && c.term_src < 0; fd++) {
+    unsigned char probe[FILE_TERMIOS_CAP];
+    if (fs_ioctl(fd, FSYS_TCGETS, probe) == 0) c.term_src = (int)fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
+  }
+
+  judge(&c);
+  elect_writers(&c);
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    r->outcome = restore_one(&c, i);
+    file_debug("restart fd %d: %s %s -> %s", r->fd, file_kind_name(r->kind), r->path,
+               r->outcome == FO_RESTORED ? "restored"
+               : r->outcome == FO_KEPT   ? "kept"
+               : r->outcome == FO_SKIPPED ? "skipped"
+                                          : "failed");
+  }
+  /* What the restart command was started with is not the application's: 0-2
+   * it had closed, a build tool's pipe passed down to `dmtcp restart`...
+   * Each inherited descriptor that nothing has replaced since (neither this
+   * plugin nor another) is closed, so that the process sees its own table
+   * and a later open gets the number it would have got.  0-2 the
+   * application had stay as the restart provides them. */
+  for (size_t k = 0; k < ninherited; k++) {
+    const struct file_inherited *in = &inherited[k];
+    const struct file_rec *r = NULL;
+    for (size_t i = 0; i < t->nrecs && !r; i++)
+      if (t->recs[i].fd == in->fd) r = &t->recs[i];
+    if (r && (in->fd <= 2 || r->outcome == FO_RESTORED)) continue;
+    struct stat st;
+    if (fs_fstat(in->fd, &st) < 0 || st.st_dev != in->dev || st.st_ino != in->ino) continue;
+    if (in->fd > 2) file_debug("fd %d: inherited from the restart command, not the application's; closed", in->fd);
+    fs_close(in->fd);
+  }
+  if (c.term_src >= 0) fs_close(c.term_src);
+  file_log_to(2);
+  if (log_fd >= 0) fs_close((int)log_fd);
+}

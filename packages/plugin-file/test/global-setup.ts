@@ -1,0 +1,22 @@
+// Builds this package before the end-to-end tests, so that `pnpm check`
+// works on a fresh checkout too (make and esbuild do nothing when the
+// outputs are up to date).
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const pkgRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export default async function setup(): Promise<void> {
+  const harness = path.join(pkgRoot, 'node_modules', '@dmtcp', 'core', 'dist', 'testing.js');
+  if (!existsSync(harness)) {
+    throw new Error(`${harness} is missing: build the core first (pnpm --filter @dmtcp/core build)`);
+  }
+  execFileSync('make', ['-s'], { cwd: pkgRoot, stdio: 'inherit' });
+  await build({
+    absWorkingDir: pkgRoot, entryPoints: ['src/coordinator.ts'], outfile: 'dist/coordinator.js',
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning',
+  });
+}
