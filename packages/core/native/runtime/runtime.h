@@ -59,7 +59,7 @@ HIDDEN long clone_thread(unsigned long flags, void *stack, int *ptid, int *ctid,
                          void (*fn)(void *), void *arg);
 
 /* ---- threads (threads.c) ---- */
-enum thread_state { T_FREE = 0, T_CREATING, T_RUNNING, T_SUSPEND_REQ, T_SUSPENDED, T_EXITING };
+enum thread_state { T_FREE = 0, T_CREATING, T_RUNNING, T_SUSPEND_REQ, T_SUSPENDED };
 enum thread_kind { TK_USER = 0, TK_MAIN, TK_CKPT };
 
 #define MAX_THREADS 2048
@@ -68,6 +68,7 @@ struct thread_rec {
   _Atomic int state;
   int kind;
   _Atomic pid_t tid;
+  _Atomic int exiting;    /* on its way out: reclaimed once the kernel has it gone */
   pthread_t pthread;
   int *tid_addr;          /* glibc's cached tid in struct pthread; also clear-child-tid */
   uint64_t fsbase;

@@ -61,7 +61,7 @@ struct thread_rec *thread_alloc(int kind) {
   for (int i = 0; i < MAX_THREADS; i++) {
     struct thread_rec *t = &g_threads[i];
     int st = atomic_load(&t->state);
-    if (st == T_EXITING && sys_tgkill((int)sys_getpid(), t->tid, 0) == -ESRCH) st = T_FREE;
+    if (st != T_FREE && atomic_load(&t->exiting) && sys_tgkill((int)sys_getpid(), t->tid, 0) == -ESRCH) st = T_FREE;
     if (st == T_FREE) {
       memset(t, 0, sizeof *t);
       t->kind = kind;
@@ -104,7 +104,7 @@ int threads_count_kind(int kind) {
   int n = 0;
   for (int i = 0; i < MAX_THREADS; i++) {
     int st = atomic_load(&g_threads[i].state);
-    if (st != T_FREE && st != T_EXITING && g_threads[i].kind == kind) n++;
+    if (st != T_FREE && !atomic_load(&g_threads[i].exiting) && g_threads[i].kind == kind) n++;
   }
   return n;
 }
@@ -157,32 +157,19 @@ void threads_install_handler(void) {
   REAL(sigaction)(g_sigckpt, &sa, NULL);
 }
 
-/* Waits until a thread that was leaving has really left the kernel. */
-static void wait_exited(struct thread_rec *t) {
-  struct timespec ts = {0, 200000};
-  for (int i = 0; i < 50000 && sys_tgkill((int)sys_getpid(), t->tid, 0) != -ESRCH; i++)
-    sys_call2(__NR_nanosleep, (long)&ts, 0);
-  atomic_store(&t->state, T_FREE);
-}
-
+/* Stops every user thread in its signal handler.  A thread on its way out
+ * is stopped like any other (and restored, to finish leaving, so that its
+ * joiner is woken as before); one that is already gone is dropped, also when
+ * it left between the signal and its delivery. */
 int threads_suspend_all(void) {
   int pid = (int)sys_getpid();
   int requested = 0;
-  atomic_store(&suspended_count, 0);
   table_acquire();
   for (int i = 0; i < MAX_THREADS; i++) {
     struct thread_rec *t = &g_threads[i];
-    int st = atomic_load(&t->state);
-    if (st == T_EXITING) {
-      wait_exited(t);
-      continue;
-    }
-    if (t->kind == TK_CKPT || t->tid == 0 || (st != T_RUNNING && st != T_CREATING)) continue;
-    int expected = st;
-    if (!atomic_compare_exchange_strong(&t->state, &expected, T_SUSPEND_REQ)) {
-      if (expected == T_EXITING) wait_exited(t);
-      continue;
-    }
+    int expected = T_RUNNING;
+    if (t->kind == TK_CKPT || t->tid == 0) continue;
+    if (!atomic_compare_exchange_strong(&t->state, &expected, T_SUSPEND_REQ)) continue;
     if (sys_tgkill(pid, t->tid, g_sigckpt) == -ESRCH) {
       atomic_store(&t->state, T_FREE);
       continue;
@@ -191,25 +178,23 @@ int threads_suspend_all(void) {
   }
   table_release();
   for (;;) {
-    int n = atomic_load(&suspended_count);
-    if (n >= requested) break;
-    sys_futex(&suspended_count, FUTEX_WAIT_PRIVATE, n, NULL);
+    int seen = atomic_load(&suspended_count);
+    int pending = 0;
+    for (int i = 0; i < MAX_THREADS; i++) {
+      struct thread_rec *t = &g_threads[i];
+      if (atomic_load(&t->state) != T_SUSPEND_REQ) continue;
+      if (sys_tgkill(pid, t->tid, 0) == -ESRCH) atomic_store(&t->state, T_FREE);
+      else pending++;
+    }
+    if (!pending) break;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    sys_futex(&suspended_count, FUTEX_WAIT_PRIVATE, seen, &ts);
   }
-  /* Threads that were leaving when asked to stop: let them finish, so that
-   * no joiner waits forever on a thread that is not in the image. */
-  for (int i = 0; i < MAX_THREADS; i++)
-    if (atomic_load(&g_threads[i].state) == T_EXITING) wait_exited(&g_threads[i]);
   return requested;
 }
 
 /* Called by a thread on its way out (return, pthread_exit, cancellation). */
-void thread_mark_exiting(struct thread_rec *t) {
-  int old = atomic_exchange(&t->state, T_EXITING);
-  if (old == T_SUSPEND_REQ) {
-    atomic_fetch_add(&suspended_count, 1);
-    sys_futex(&suspended_count, FUTEX_WAKE_PRIVATE, 1, NULL);
-  }
-}
+void thread_mark_exiting(struct thread_rec *t) { atomic_store(&t->exiting, 1); }
 
 void threads_resume_all(void) {
   atomic_fetch_add(&resume_gen, 1);
