@@ -28,7 +28,8 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [paths.cli, ...args], {
       cwd: dir,
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
+      // the core alone: installed plugin packages may not be built yet
+      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DMTCP_BUILTIN_PLUGINS: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

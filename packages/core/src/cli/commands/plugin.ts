@@ -182,7 +182,9 @@ const WAIT_MS = 30_000;
  *  a computation it did not start. */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DMTCP_') || k === 'DMTCP_DEBUG') env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('DMTCP_') || k === 'DMTCP_DEBUG' || k === 'DMTCP_BUILTIN_PLUGINS') env[k] = v;
+  }
   return env;
 }
 
