@@ -1,8 +1,9 @@
 /* Writes the checkpoint image of this process (layout in dmtcp/image.h).
- * Runs in the checkpoint thread while every other thread is suspended: no
- * malloc, no stdio.  Scratch memory comes from mmap and is left out of the
- * image because it is created after /proc/self/maps is read, except for the
- * buffer holding the maps text itself, which is skipped by address. */
+ * Runs in a copy-on-write child of the checkpoint thread (or, failing that,
+ * in the checkpoint thread with every other thread suspended): no malloc, no
+ * stdio.  Scratch memory comes from mmap and is left out of the image
+ * because it is created after /proc/self/maps is read, except for the buffer
+ * holding the maps text itself, which is skipped by address. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -433,14 +434,7 @@ static struct thread_rec *own_rec(void) {
   return NULL;
 }
 
-/* From here on the memory written is the memory restored: the restored
- * checkpoint thread continues from ctx_save returning 1, in this frame. */
-static __attribute__((noinline)) int write_data(int fd, const struct builder *b, int save_ctx) {
-  if (save_ctx) {
-    save_own_thread_state();
-    struct thread_rec *self = own_rec();
-    if (self && ctx_save(&self->ctx) != 0) return WRITE_RESTARTED;
-  }
+static int write_data(int fd, const struct builder *b) {
   for (uint32_t i = 0; i < b->nregions; i++) {
     const struct dmtcp_image_region *r = &b->regions[i];
     if (!r->num_runs) continue;
@@ -455,7 +449,7 @@ static __attribute__((noinline)) int write_data(int fd, const struct builder *b,
   return WRITE_OK;
 }
 
-int image_write(const char *tmp_path, uint64_t *bytes_out, int save_ctx) {
+int image_write(const char *tmp_path, uint64_t *bytes_out) {
   int result = WRITE_FAILED;
   struct builder b;
   memset(&b, 0, sizeof b);
@@ -571,9 +565,7 @@ int image_write(const char *tmp_path, uint64_t *bytes_out, int save_ctx) {
   }
   if (pwrite_all(fd, tables.addr, data_off - regions_off, regions_off) < 0) goto write_error;
 
-  int phase = write_data(fd, &b, save_ctx);
-  if (phase == WRITE_RESTARTED) return WRITE_RESTARTED;
-  if (phase != WRITE_OK) goto write_error;
+  if (write_data(fd, &b) != WRITE_OK) goto write_error;
   /* The header goes last: a file cut short never looks complete. */
   if (pwrite_all(fd, &h, sizeof h, 0) < 0) goto write_error;
   if (sys_call1(__NR_fsync, fd) < 0) goto write_error;
@@ -617,7 +609,7 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
   if (pid == 0) {
     sys_call2(__NR_prctl, 1 /* PR_SET_PDEATHSIG */, SIGKILL);
     uint64_t bytes = 0;
-    int r = image_write(tmp_path, &bytes, 0);
+    int r = image_write(tmp_path, &bytes);
     sys_exit_group(r == WRITE_OK ? 0 : 1);
   }
   if (pid > 0) {
@@ -625,7 +617,7 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
     return WRITE_OK;
   }
   LOG_DEBUG("cannot fork the image writer (%ld); writing in place", pid);
-  w->result = image_write(tmp_path, &w->bytes, 0);
+  w->result = image_write(tmp_path, &w->bytes);
   return w->result == WRITE_FAILED ? WRITE_FAILED : WRITE_OK;
 }
 

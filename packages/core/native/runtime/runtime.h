@@ -91,7 +91,6 @@ HIDDEN void thread_fill_self(struct thread_rec *t);
 HIDDEN void threads_reset_after_fork(void);
 HIDDEN int threads_suspend_all(void);
 HIDDEN void threads_resume_all(void);
-HIDDEN int threads_count_kind(int kind);
 HIDDEN void threads_install_handler(void);
 HIDDEN void thread_mark_exiting(struct thread_rec *t);
 /* Set in a thread each time a checkpoint stopped it (sleep wrappers). */
@@ -153,7 +152,7 @@ HIDDEN int connect_and_register(int kind, int inherited_fd);
 /* ---- checkpoint thread (ckpt.c) and image writer (image_write.c) ---- */
 HIDDEN void *ckpt_thread_main(void *arg);
 enum write_result { WRITE_OK = 0, WRITE_FAILED = -1, WRITE_RESTARTED = 1 };
-HIDDEN int image_write(const char *tmp_path, uint64_t *bytes_out, int save_ctx);
+HIDDEN int image_write(const char *tmp_path, uint64_t *bytes_out);
 struct image_writer {
   int pid;          /* the writing child, 0 when written in place */
   int result;

@@ -100,15 +100,6 @@ void threads_reset_after_fork(void) {
   atomic_store(&table_lock, 0);
 }
 
-int threads_count_kind(int kind) {
-  int n = 0;
-  for (int i = 0; i < MAX_THREADS; i++) {
-    int st = atomic_load(&g_threads[i].state);
-    if (st != T_FREE && !atomic_load(&g_threads[i].exiting) && g_threads[i].kind == kind) n++;
-  }
-  return n;
-}
-
 static struct thread_rec *lookup_tid(pid_t tid) {
   for (int i = 0; i < MAX_THREADS; i++)
     if (atomic_load(&g_threads[i].tid) == tid && atomic_load(&g_threads[i].state) != T_FREE) return &g_threads[i];
