@@ -593,6 +593,30 @@ out:
  * never sees it) writes the image from its copy-on-write view of memory while
  * the application runs again.  Without the child (fork refused, e.g. strict
  * overcommit) the image is written here, the application still stopped. */
+static long count_lines(const char *path) {
+  int fd = (int)sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  char buf[4096];
+  long lines = 0, r;
+  while ((r = sys_read(fd, buf, sizeof buf)) > 0)
+    for (long i = 0; i < r; i++) lines += buf[i] == '\n';
+  sys_close(fd);
+  return lines;
+}
+
+/* Memory marked MADV_DONTFORK is missing from the child's view: then the
+ * child's maps are shorter than ours and the image must be written here. */
+static int child_sees_everything(long pid) {
+  char path[64];
+  struct sbuf sb;
+  sb_init(&sb, path, sizeof path);
+  sb_puts(&sb, "/proc/");
+  sb_putu(&sb, (uint64_t)pid);
+  sb_puts(&sb, "/maps");
+  long mine = count_lines("/proc/self/maps"), theirs = count_lines(path);
+  return mine >= 0 && mine == theirs;
+}
+
 int image_write_begin(const char *tmp_path, struct image_writer *w) {
   w->pid = 0;
   w->result = WRITE_FAILED;
@@ -612,11 +636,17 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
     int r = image_write(tmp_path, &bytes);
     sys_exit_group(r == WRITE_OK ? 0 : 1);
   }
-  if (pid > 0) {
+  if (pid > 0 && child_sees_everything(pid)) {
     w->pid = (int)pid;
     return WRITE_OK;
   }
-  LOG_DEBUG("cannot fork the image writer (%ld); writing in place", pid);
+  if (pid > 0) {
+    sys_call2(__NR_kill, pid, SIGKILL);
+    int status;
+    while (sys_call4(__NR_wait4, pid, (long)&status, 0x40000000 /* __WALL */, 0) == -EINTR) {
+    }
+  }
+  LOG_DEBUG("writing the image in place (writer child: %ld)", pid);
   w->result = image_write(tmp_path, &w->bytes);
   return w->result == WRITE_FAILED ? WRITE_FAILED : WRITE_OK;
 }
