@@ -1,12 +1,18 @@
 /* The file plugin's event handler: the phase script, top to bottom.
  *
- *   INIT        read the launch settings (they stay in the image)
- *   WRITE_CKPT  describe every descriptor (and save the bytes of deleted
- *               files, or of every open file with DMTCP_CKPT_OPEN_FILES=1)
- *               into memory the image captures
- *   RESUME      the image has its copy: give that memory back
- *   RESTART     once the plugins after this one have run, put the
- *               descriptors back, then give the memory back */
+ *   INIT           read the launch settings (they stay in the image)
+ *   DRAIN          describe every descriptor into memory the image
+ *                  captures (with the bytes of deleted files, or of every
+ *                  open file with DMTCP_CKPT_OPEN_FILES=1); agree with the
+ *                  other processes on shared descriptions and drain the
+ *                  pipes, FIFOs and pseudo-terminals this process was chosen
+ *                  for
+ *   RESTART        once the plugins after this one have run, put the
+ *                  descriptors back, together with the other processes for
+ *                  what they share
+ *   REFILL         put the drained bytes back, on resume as on restart
+ *   THREADS_RESUME the memory has served: give it back (and refill first if
+ *                  the round was abandoned before REFILL) */
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -53,7 +59,6 @@ static void on_restart(void) {
   /* Paths are now the mapped ones: applying the map again at a later
    * restart would map them twice. */
   g_file_settings.path_map[0] = 0;
-  file_table_release(&g_file_table);
 }
 
 /* The library is built with hidden visibility; the runtime finds this one
@@ -65,13 +70,23 @@ __attribute__((visibility("default"))) void dmtcp_process_event(DmtcpEvent_t eve
       file_settings_apply(&g_file_settings, launch_env, NULL);
       NEXT_DMTCP_PROCESS_EVENT(event, data);
       return;
-    case DMTCP_EVENT_WRITE_CKPT:
+    case DMTCP_EVENT_DRAIN:
       file_scan(&g_file_table, &g_file_settings);
+      file_drain(&g_file_table);
       NEXT_DMTCP_PROCESS_EVENT(event, data);
       return;
-    case DMTCP_EVENT_RESUME:
+    case DMTCP_EVENT_WRITE_CKPT:
+      if (!g_file_table.valid) file_scan(&g_file_table, &g_file_settings);
       NEXT_DMTCP_PROCESS_EVENT(event, data);
+      return;
+    case DMTCP_EVENT_REFILL:
+      file_refill(&g_file_table);
+      NEXT_DMTCP_PROCESS_EVENT(event, data);
+      return;
+    case DMTCP_EVENT_THREADS_RESUME:
+      file_refill(&g_file_table);
       file_table_release(&g_file_table);
+      NEXT_DMTCP_PROCESS_EVENT(event, data);
       return;
     case DMTCP_EVENT_RESTART:
       note_inherited();

@@ -23,6 +23,14 @@
 #define FILE_BARRIER_RESTORE_CONTENTS "file:restore-contents"
 /* Keys in its records are 16 hex digits, one per line. */
 #define FILE_KEY_HEX 16
+/* At DRAIN: who drains each pipe, FIFO and pseudo-terminal, and which
+ * descriptions of other processes may be the same as ours.  At RESTART: who
+ * recreates each object several processes hold, and what it sends to whom.
+ * Both policies are in src/share.ts, which describes the records. */
+#define FILE_BARRIER_DRAIN "file:drain"
+#define FILE_BARRIER_SHARE "file:share"
+/* MAX_CANDIDATES in src/share.ts. */
+#define FILE_MAX_CANDIDATES 16
 
 enum file_kind {
   FK_NONE = 0,
@@ -38,6 +46,13 @@ enum file_kind {
   FK_ANON,   /* anon_inode: epoll, eventfd, signalfd, timerfd, inotify... */
   FK_MEMFD,
   FK_OTHER,
+};
+
+/* How a description comes back at restart (the "file:share" reply). */
+enum share_role {
+  SR_LOCAL = 0, /* this process restores it alone, as before */
+  SR_LEAD,      /* this process recreates the object it belongs to */
+  SR_RECV,      /* another process recreates it and sends it here */
 };
 
 /* What happened at restart, for aliases and for messages. */
@@ -79,6 +94,25 @@ struct file_rec {
   int64_t mtime_nsec;
   uint64_t data_off;
   uint64_t data_len;
+  /* Sharing between processes: the object (inode, pipe, pseudo-terminal)
+   * every process holding it names alike, and the description's owner, the
+   * lowest upid holding this very description, with its fd there. */
+  uint64_t obj;
+  uint64_t owner;
+  int owner_fd;
+  int role;         /* restart: enum share_role */
+  int pipe_size;    /* F_GETPIPE_SZ of a pipe or FIFO */
+  int pty_index;    /* pseudo-terminal number, -1 for anything else */
+  int pty_locked;   /* master not unlocked yet (unlockpt) */
+  int ctty;         /* this pty slave is the controlling terminal of the session this process leads */
+  int has_winsize;
+  int drained;      /* this description's object was drained here; its bytes go back at REFILL */
+  /* Drained bytes, in the table's drain region: a pipe's or FIFO's buffer,
+   * or what a pty's slave wrote that the master has not read; drain2 is what
+   * the master wrote that the slave has not read. */
+  uint64_t drain_off, drain_len;
+  uint64_t drain2_off, drain2_len;
+  unsigned short winsize[4];
   unsigned char termios[FILE_TERMIOS_CAP];
   char path[FILE_PATH_CAP];
 };
@@ -95,6 +129,10 @@ struct file_table {
   int valid;           /* a complete scan is in recs */
   long pid;            /* kernel pid at checkpoint, for /proc/<pid>/... paths */
   int kcmp_ok;         /* kcmp answered at checkpoint */
+  uint64_t host;       /* this machine and pid namespace: objects of other hosts never match */
+  unsigned char *drain; /* bytes drained from pipes, FIFOs and pseudo-terminals */
+  size_t drain_bytes;
+  int refill_pending;  /* drained bytes not put back yet */
 };
 
 #define FILE_MAP_CAP 4096
@@ -152,6 +190,33 @@ FILE_HIDDEN void file_table_release(struct file_table *t);
 FILE_HIDDEN size_t file_list_fds(int *out, size_t cap);
 FILE_HIDDEN const char *file_kind_name(int kind);
 
+/* ---- file_drain.c (checkpoint DRAIN, REFILL) ---- */
+/* Which kinds other processes may hold too, as the wire names them
+ * ('p', 'f', 'm', 's', 'F'), or 0 for those left out of the exchange. */
+FILE_HIDDEN char file_share_kind(const struct file_rec *r);
+FILE_HIDDEN char file_share_mode(const struct file_rec *r);
+/* The DRAIN barrier: finds the owners of shared descriptions and drains
+ * the objects this process was chosen for. */
+FILE_HIDDEN void file_drain(struct file_table *t);
+/* Puts drained bytes back into their objects (REFILL, or when a round is
+ * abandoned before it). */
+FILE_HIDDEN void file_refill(struct file_table *t);
+FILE_HIDDEN uint64_t file_hash(uint64_t h, const void *p, size_t n);
+FILE_HIDDEN uint64_t file_self_upid(void);
+/* Moves fd to the lowest free number >= base (close-on-exec), closing the
+ * original; -errno on failure (the original is closed too). */
+FILE_HIDDEN long file_park(long fd, int base);
+
+/* ---- file_pty.c: pseudo-terminal bytes and settings ---- */
+FILE_HIDDEN void file_pty_describe(struct file_rec *r);
+FILE_HIDDEN void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each);
+FILE_HIDDEN void file_pty_refill(struct file_table *t, struct file_rec *r);
+/* A new pseudo-terminal with r's settings: the master, or -errno. */
+FILE_HIDDEN long file_pty_create(const struct file_rec *r);
+/* A new description of the slave of master, with flags. */
+FILE_HIDDEN long file_pty_open_slave(int master, int flags);
+#define FILE_PTY_DRAIN_CAP (128 * 1024)
+
 /* ---- file_restore.c (restart) ---- */
 /* A descriptor the restarted process had before any plugin restored
  * anything: what `dmtcp restart` itself was started with. */
@@ -161,6 +226,29 @@ struct file_inherited {
 };
 FILE_HIDDEN void file_restore(struct file_table *t, const struct file_settings *s,
                               const struct file_inherited *inherited, size_t ninherited);
+/* For the exchange: open flags that reopen a checkpointed description, an
+ * open that drops flags another machine may refuse, and the path a record
+ * is reopened from at this restart (path map applied; NULL if too long). */
+FILE_HIDDEN int file_reopen_flags(int flags);
+FILE_HIDDEN long file_open_retrying(const char *path, int flags);
+FILE_HIDDEN const char *file_restore_path(const struct file_rec *r);
+
+/* ---- file_share.c (restart exchange) ---- */
+/* Opens this process's socket and runs the "file:share" barrier: sets every
+ * record's role.  base: the lowest descriptor number free for scratch use. */
+FILE_HIDDEN void file_share_plan(struct file_table *t, int base);
+/* For a record this process recreates as part of a pipe, FIFO or
+ * pseudo-terminal: a new descriptor on its description (the caller places
+ * it), or -errno. */
+FILE_HIDDEN long file_share_take(size_t i);
+FILE_HIDDEN int file_share_is_object(const struct file_rec *r);
+/* Sends the descriptions other processes wait for; call once this
+ * process's own are in place. */
+FILE_HIDDEN void file_share_send(void);
+/* For a record another process recreates: its descriptor once it arrived
+ * (waits for it), or -errno. */
+FILE_HIDDEN long file_share_received(size_t i);
+FILE_HIDDEN void file_share_finish(void);
 
 /* ---- file_env.c: settings from an environment block ---- */
 FILE_HIDDEN void file_settings_defaults(struct file_settings *s);

@@ -37,7 +37,7 @@ struct restore_ctx {
 
 static int64_t mtime_ns(int64_t sec, int64_t nsec) { return sec * 1000000000LL + nsec; }
 
-static int reopen_flags(int flags) {
+int file_reopen_flags(int flags) {
   int f = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_ASYNC);
   f &= ~(O_TMPFILE & ~O_DIRECTORY);
   /* Reopening a terminal path must not make it the controlling terminal;
@@ -45,12 +45,12 @@ static int reopen_flags(int flags) {
   return f | O_NOCTTY | O_CLOEXEC;
 }
 
-static long open_retrying(const char *path, int flags, int mode) {
-  long fd = fs_open(path, flags, mode);
+long file_open_retrying(const char *path, int flags) {
+  long fd = fs_open(path, flags, 0);
   /* O_NOATIME needs ownership, O_DIRECT a file system that supports it:
    * neither is worth losing the file over on another machine. */
-  if (fd == -EPERM && (flags & O_NOATIME)) fd = fs_open(path, flags & ~O_NOATIME, mode);
-  if (fd == -EINVAL && (flags & O_DIRECT)) fd = fs_open(path, flags & ~O_DIRECT, mode);
+  if (fd == -EPERM && (flags & O_NOATIME)) fd = fs_open(path, flags & ~O_NOATIME, 0);
+  if (fd == -EINVAL && (flags & O_DIRECT)) fd = fs_open(path, flags & ~O_DIRECT, 0);
   return fd;
 }
 
@@ -91,6 +91,27 @@ static const char *restart_path(struct restore_ctx *c, const char *path) {
   if (m < 0) return NULL;
   if (m > 0) file_debug("%s is now %s (path map)", path, mapped_buf);
   return mapped_buf;
+}
+
+static struct restore_ctx *cur_ctx;
+
+const char *file_restore_path(const struct file_rec *r) { return cur_ctx ? restart_path(cur_ctx, r->path) : NULL; }
+
+/* A session leader whose controlling terminal was one of the application's
+ * pseudo-terminals gets the new one as its controlling terminal. */
+static void take_controlling_terminal(const struct file_table *t) {
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *r = &t->recs[i];
+    if (!r->ctty || r->outcome != FO_RESTORED || r->role == SR_LOCAL) continue;
+    long me = fs_getpid();
+    if (fs_getsid(0) != me) {
+      file_debug("fd %d: was the controlling terminal, but this process no longer leads its session", r->fd);
+      return;
+    }
+    long rc = fs_ioctl(r->fd, 0x540E /* TIOCSCTTY */, 0);
+    if (rc < 0) file_log("fd %d: cannot make it the controlling terminal again (%s)", r->fd, file_errno_name(rc));
+    return;
+  }
 }
 
 /* The record that carries the saved bytes of r's inode, or NULL. */
@@ -283,6 +304,24 @@ static void report_change(const struct file_rec *r, const char *path) {
   }
 }
 
+/* The elected process writes the checkpointed bytes back before anyone
+ * reopens the file, whether it reopens it itself or receives it from
+ * another process of the computation. */
+static void put_back_contents(struct restore_ctx *c) {
+  struct file_table *t = c->t;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (!r->write_back || r->verdict != FV_CHANGED) continue;
+    const struct file_rec *h = contents_of(t, r);
+    const char *path = restart_path(c, r->path);
+    if (!h || !path) continue;
+    if (write_back(path, r, h, t) == 0)
+      file_log("fd %d: %s had changed since the checkpoint; its checkpointed contents are back "
+               "(DMTCP_RESTORE_FILE_CONTENTS=1)",
+               r->fd, path);
+  }
+}
+
 /* ---- one description ---- */
 
 static int restore_named(struct restore_ctx *c, size_t i) {
@@ -304,18 +343,13 @@ static int restore_named(struct restore_ctx *c, size_t i) {
         return -1;
       }
     } else if (primary == r && r->verdict == FV_CHANGED) {
+      /* Written back already (put_back_contents), or about to be by another
+       * process: only a change nobody undoes is worth a message. */
       const struct file_rec *h = contents_of(t, r);
-      if (r->write_back && h) {
-        if (write_back(path, r, h, t) == 0)
-          file_log("fd %d: %s had changed since the checkpoint; its checkpointed contents are back "
-                   "(DMTCP_RESTORE_FILE_CONTENTS=1)",
-                   r->fd, path);
-      } else if (!(c->s->restore_contents && h && opened_for_writing(t, r))) {
-        report_change(r, path);
-      }
+      if (!r->write_back && !(c->s->restore_contents && h && opened_for_writing(t, r))) report_change(r, path);
     }
   }
-  long fd = open_retrying(path, reopen_flags(r->flags), 0);
+  long fd = file_open_retrying(path, file_reopen_flags(r->flags));
   if (fd < 0) {
     file_log("fd %d: cannot reopen %s %s (%s); %s", r->fd, file_kind_name(r->kind), path, file_errno_name(fd),
              leave_note(r));
@@ -387,7 +421,7 @@ static long recreate_deleted(struct restore_ctx *c, struct file_rec *r) {
   } else if (r->size > 0) {
     file_log("fd %d: the contents of the deleted file %s were not saved; it comes back empty", r->fd, path);
   }
-  long fd = open_retrying(create_buf, reopen_flags(r->flags), 0);
+  long fd = file_open_retrying(create_buf, file_reopen_flags(r->flags));
   if (fd < 0) fd = -1;
   if (fd >= 0) fs_fchmod((int)fd, r->mode & 07777);
   fs_unlink(create_buf);
@@ -420,7 +454,7 @@ static long recreate_memfd(struct restore_ctx *c, struct file_rec *r) {
     struct fbuf b;
     fb_init(&b, link, sizeof link);
     fb_format(&b, "/proc/self/fd/%ld", fd);
-    long again = fs_open(link, reopen_flags(r->flags), 0);
+    long again = fs_open(link, file_reopen_flags(r->flags), 0);
     if (again >= 0) {
       fs_close((int)fd);
       fd = again;
@@ -436,7 +470,7 @@ static long reopen_sibling(const struct file_rec *primary, const struct file_rec
   struct fbuf b;
   fb_init(&b, link, sizeof link);
   fb_format(&b, "/proc/self/fd/%d", primary->fd);
-  return fs_open(link, reopen_flags(r->flags), 0);
+  return fs_open(link, file_reopen_flags(r->flags), 0);
 }
 
 static int restore_unnamed(struct restore_ctx *c, size_t i) {
@@ -473,7 +507,7 @@ static int restore_tty(struct restore_ctx *c, struct file_rec *r) {
   }
   long fd = -1;
   if (c->term_src >= 0) fd = fs_fcntl(c->term_src, F_DUPFD_CLOEXEC, c->scratch_base);
-  else if (strcmp(r->path, "/dev/tty") == 0) fd = fs_open("/dev/tty", reopen_flags(r->flags), 0);
+  else if (strcmp(r->path, "/dev/tty") == 0) fd = fs_open("/dev/tty", file_reopen_flags(r->flags), 0);
   if (fd < 0) {
     file_log("fd %d was terminal %s, and this restart has no terminal; %s", r->fd, r->path, leave_note(r));
     return FO_FAILED;
@@ -483,10 +517,71 @@ static int restore_tty(struct restore_ctx *c, struct file_rec *r) {
   return FO_RESTORED;
 }
 
+static int restore_alias(struct file_table *t, struct file_rec *r) {
+  const struct file_rec *l = &t->recs[r->leader];
+  if (l->outcome == FO_RESTORED || l->outcome == FO_KEPT) {
+    long rc = fs_dup3(l->fd, r->fd, r->cloexec ? O_CLOEXEC : 0);
+    if (rc < 0) {
+      file_log("fd %d: cannot share fd %d's file again (%s)", r->fd, l->fd, file_errno_name(rc));
+      return FO_FAILED;
+    }
+    return FO_RESTORED;
+  }
+  if (l->outcome == FO_FAILED)
+    file_log("fd %d: shares fd %d's file (%s), which is not back; %s", r->fd, l->fd, l->path, leave_note(r));
+  return l->outcome;
+}
+
+/* A description of a pipe, FIFO or pseudo-terminal this process recreates
+ * for every process that held the object. */
+static int restore_object_end(struct restore_ctx *c, size_t i) {
+  struct file_rec *r = &c->t->recs[i];
+  long fd = file_share_take(i);
+  if (fd < 0) {
+    file_log("fd %d (%s %s): cannot recreate it (%s); %s", r->fd, file_kind_name(r->kind), r->path,
+             file_errno_name(fd), leave_note(r));
+    return FO_FAILED;
+  }
+  long rc = install(fd, r);
+  if (rc < 0) {
+    file_log("fd %d: cannot place the recreated %s at fd %d (%s)", r->fd, file_kind_name(r->kind), r->fd,
+             file_errno_name(rc));
+    return FO_FAILED;
+  }
+  return FO_RESTORED;
+}
+
+static int restore_received(struct file_table *t, size_t i) {
+  struct file_rec *r = &t->recs[i];
+  long fd = file_share_received(i);
+  if (fd < 0) {
+    /* The process that recreates it said why, once for all. */
+    if (fd == -ETIMEDOUT)
+      file_log("fd %d (%s %s): the process recreating it did not send it; %s", r->fd, file_kind_name(r->kind),
+               r->path, leave_note(r));
+    else file_debug("fd %d (%s %s): the process recreating it could not; %s", r->fd, file_kind_name(r->kind), r->path,
+                    leave_note(r));
+    return FO_FAILED;
+  }
+  long rc = install(fd, r);
+  if (rc < 0) {
+    file_log("fd %d: cannot place the %s received for fd %d (%s)", r->fd, file_kind_name(r->kind), r->fd,
+             file_errno_name(rc));
+    return FO_FAILED;
+  }
+  return FO_RESTORED;
+}
+
 static int restore_one(struct restore_ctx *c, size_t i) {
   struct file_table *t = c->t;
   struct file_rec *r = &t->recs[i];
   int leader = r->leader;
+  if (r->role != SR_LOCAL) {
+    if (leader != (int)i) return restore_alias(t, r);
+    /* Arrives from another process once every process has restored its own. */
+    if (r->role == SR_RECV) return FO_PENDING;
+    if (file_share_is_object(r)) return restore_object_end(c, i);
+  }
   if (r->fd <= 2 && r->kind == FK_TTY) return restore_tty(c, r);
   int keep_std = r->fd <= 2 && r->kind != FK_REG && r->kind != FK_DIR && r->kind != FK_CHR && r->kind != FK_BLK &&
                  r->kind != FK_MEMFD;
@@ -494,20 +589,7 @@ static int restore_one(struct restore_ctx *c, size_t i) {
     file_debug("fd %d was %s %s; keeping what the restart provides", r->fd, file_kind_name(r->kind), r->path);
     return FO_KEPT;
   }
-  if (leader != (int)i) {
-    const struct file_rec *l = &t->recs[leader];
-    if (l->outcome == FO_RESTORED || l->outcome == FO_KEPT) {
-      long rc = fs_dup3(l->fd, r->fd, r->cloexec ? O_CLOEXEC : 0);
-      if (rc < 0) {
-        file_log("fd %d: cannot share fd %d's file again (%s)", r->fd, l->fd, file_errno_name(rc));
-        return FO_FAILED;
-      }
-      return FO_RESTORED;
-    }
-    if (l->outcome == FO_FAILED)
-      file_log("fd %d: shares fd %d's file (%s), which is not back; %s", r->fd, l->fd, l->path, leave_note(r));
-    return l->outcome;
-  }
+  if (leader != (int)i) return restore_alias(t, r);
   switch (r->kind) {
     case FK_REG:
       if (r->deleted) return restore_unnamed(c, i) == 0 ? FO_RESTORED : FO_FAILED;
@@ -524,6 +606,9 @@ static int restore_one(struct restore_ctx *c, size_t i) {
     case FK_ANON:
       file_debug("fd %d (%s): left to the plugin that handles it", r->fd, r->path);
       return FO_SKIPPED;
+    case FK_PIPE:
+      file_log("fd %d (%s): its other end was outside the computation; %s", r->fd, r->path, leave_note(r));
+      return FO_SKIPPED;
     default:
       file_log("fd %d (%s %s): not restored by this version of the file plugin; %s", r->fd, file_kind_name(r->kind),
                r->path, leave_note(r));
@@ -535,9 +620,11 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
                   size_t ninherited) {
   struct restore_ctx c = {t, s, -1, 0, 3};
   if (!t->valid) {
-    /* Still take part in the barrier: the other processes wait there. */
+    /* Still take part in the barriers: the other processes wait there. */
     size_t len = sizeof barrier_reply;
     dmtcp_global_barrier(FILE_BARRIER_RESTORE_CONTENTS, "", 0, barrier_reply, &len);
+    file_share_plan(t, c.scratch_base);
+    file_share_finish();
     return;
   }
   for (size_t i = 0; i < t->nrecs; i++)
@@ -553,17 +640,33 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
     if (fs_ioctl(fd, FSYS_TCGETS, probe) == 0) c.term_src = (int)fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
   }
 
+  cur_ctx = &c;
   judge(&c);
   elect_writers(&c);
+  put_back_contents(&c);
+  file_share_plan(t, c.scratch_base);
+  for (size_t i = 0; i < t->nrecs; i++) t->recs[i].outcome = restore_one(&c, i);
+  file_share_send();
   for (size_t i = 0; i < t->nrecs; i++) {
     struct file_rec *r = &t->recs[i];
-    r->outcome = restore_one(&c, i);
-    file_debug("restart fd %d: %s %s -> %s", r->fd, file_kind_name(r->kind), r->path,
+    if (r->role == SR_RECV && r->leader == (int)i) r->outcome = restore_received(t, i);
+  }
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (r->outcome == FO_PENDING) r->outcome = restore_one(&c, i);
+    if (r->outcome == FO_PENDING) r->outcome = FO_FAILED;
+    file_debug("restart fd %d: %s %s -> %s%s", r->fd, file_kind_name(r->kind), r->path,
                r->outcome == FO_RESTORED ? "restored"
                : r->outcome == FO_KEPT   ? "kept"
                : r->outcome == FO_SKIPPED ? "skipped"
-                                          : "failed");
+                                          : "failed",
+               r->role == SR_LEAD ? " (recreated here for every process holding it)"
+               : r->role == SR_RECV ? " (received from the process that recreated it)"
+                                    : "");
   }
+  file_share_finish();
+  take_controlling_terminal(t);
+  cur_ctx = NULL;
   /* What the restart command was started with is not the application's: 0-2
    * it had closed, a build tool's pipe passed down to `dmtcp restart`...
    * Each inherited descriptor that nothing has replaced since (neither this

@@ -136,6 +136,9 @@ static int ends_with(const char *s, size_t n, const char *suffix, size_t sn) {
 
 static int classify(struct file_rec *r, const struct stat *st, size_t plen) {
   mode_t m = st->st_mode;
+  /* Before the file type: some kernels give anonymous inodes (pidfds on
+   * pidfs, say) the type of a regular file. */
+  if (strncmp(r->path, "anon_inode:", 11) == 0 || strncmp(r->path, "pidfd:", 6) == 0) return FK_ANON;
   if (S_ISREG(m)) {
     if (strncmp(r->path, "/memfd:", 7) == 0) return FK_MEMFD;
     if (st->st_nlink == 0 && ends_with(r->path, plen, DELETED_SUFFIX, DELETED_LEN)) r->deleted = 1;
@@ -155,12 +158,29 @@ static int classify(struct file_rec *r, const struct stat *st, size_t plen) {
   if (S_ISBLK(m)) return FK_BLK;
   if (S_ISFIFO(m)) return strncmp(r->path, "pipe:", 5) == 0 ? FK_PIPE : FK_FIFO;
   if (S_ISSOCK(m)) return FK_SOCKET;
-  if (strncmp(r->path, "anon_inode:", 11) == 0) return FK_ANON;
   return FK_OTHER;
 }
 
+/* This machine (its boot) and pid namespace: kcmp compares descriptions by
+ * pid, and inode numbers only name one object within one kernel. */
+static uint64_t host_key(void) {
+  char buf[128];
+  uint64_t h = file_hash(0, "host", 4);
+  long fd = fs_open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC, 0);
+  if (fd >= 0) {
+    long n = fs_read((int)fd, buf, sizeof buf);
+    fs_close((int)fd);
+    if (n > 0) h = file_hash(h, buf, (size_t)n);
+  }
+  long n = fs_readlink("/proc/self/ns/pid", buf, sizeof buf);
+  if (n > 0) h = file_hash(h, buf, (size_t)n);
+  return h;
+}
+
+#define FSYS_F_GETPIPE_SZ 1032
+
 /* Fills r from the kernel's view of fd; 0 when fd is gone. */
-static int describe(int fd, struct file_rec *r) {
+static int describe(int fd, struct file_rec *r, uint64_t host) {
   char link[64];
   proc_fd_path(link, sizeof link, "/proc/self/fd/", fd);
   long n = fs_readlink(link, r->path, FILE_PATH_CAP - 1);
@@ -182,6 +202,18 @@ static int describe(int fd, struct file_rec *r) {
   r->mtime_sec = st.st_mtim.tv_sec;
   r->mtime_nsec = st.st_mtim.tv_nsec;
   r->kind = classify(r, &st, (size_t)n);
+  r->pty_index = -1;
+  if (r->kind == FK_PTMX || r->kind == FK_TTY) file_pty_describe(r);
+  if (r->pty_index >= 0) {
+    uint32_t idx = (uint32_t)r->pty_index;
+    r->obj = file_hash(file_hash(host, "pty", 3), &idx, sizeof idx);
+  } else {
+    r->obj = file_hash(file_hash(host, &r->dev, sizeof r->dev), &r->ino, sizeof r->ino);
+  }
+  if (r->kind == FK_PIPE || r->kind == FK_FIFO) {
+    long sz = fs_fcntl(fd, FSYS_F_GETPIPE_SZ, 0);
+    r->pipe_size = sz > 0 ? (int)sz : 65536;
+  }
   if (r->deleted) r->path[n - DELETED_LEN] = 0;
   if (r->kind == FK_MEMFD && ends_with(r->path, (size_t)n, DELETED_SUFFIX, DELETED_LEN)) r->path[n - DELETED_LEN] = 0;
 
@@ -269,6 +301,10 @@ size_t file_list_fds(int *out, size_t cap) {
 }
 
 void file_table_release(struct file_table *t) {
+  if (t->drain) fs_munmap(t->drain, t->drain_bytes);
+  t->drain = NULL;
+  t->drain_bytes = 0;
+  t->refill_pending = 0;
   if (t->data) fs_munmap(t->data, t->data_bytes);
   if (t->recs) fs_munmap(t->recs, t->recs_bytes);
   t->data = NULL;
@@ -282,6 +318,8 @@ void file_table_release(struct file_table *t) {
 int file_scan(struct file_table *t, const struct file_settings *s) {
   file_table_release(t);
   t->pid = fs_getpid();
+  t->host = host_key();
+  uint64_t self = file_self_upid();
   t->kcmp_ok = !s->no_kcmp;
   long dirfd = fs_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dirfd < 0) {
@@ -315,7 +353,7 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
   size_t n = 0;
   for (size_t i = 0; i < c.n; i++) {
     struct file_rec *r = &t->recs[n];
-    if (!describe(c.fds[i], r)) {
+    if (!describe(c.fds[i], r, t->host)) {
       memset(r, 0, sizeof *r);
       continue;
     }
@@ -336,6 +374,13 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
         break;
       }
     }
+  }
+
+  /* Until the DRAIN barrier finds another process holding the same
+   * description, each is its own. */
+  for (size_t i = 0; i < n; i++) {
+    t->recs[i].owner = self;
+    t->recs[i].owner_fd = t->recs[t->recs[i].leader].fd;
   }
 
   /* Bytes are saved once per inode, by the first description that needs

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #if !defined(__x86_64__)
 #error "the file plugin's system call layer is written for x86-64"
@@ -65,6 +66,37 @@ static inline long fs_getdents64(int fd, void *buf, size_t cap) {
 static inline long fs_getpid(void) { return fsys(__NR_getpid, 0, 0, 0, 0, 0, 0); }
 static inline long fs_kcmp_file(long pid, int fd1, int fd2) {
   return fsys(__NR_kcmp, pid, pid, FSYS_KCMP_FILE, fd1, fd2, 0);
+}
+static inline long fs_kcmp_file2(long pid1, long pid2, int fd1, int fd2) {
+  return fsys(__NR_kcmp, pid1, pid2, FSYS_KCMP_FILE, fd1, fd2, 0);
+}
+static inline long fs_getsid(long pid) { return fsys(__NR_getsid, pid, 0, 0, 0, 0, 0); }
+static inline long fs_getuid(void) { return fsys(__NR_getuid, 0, 0, 0, 0, 0, 0); }
+static inline long fs_pipe2(int fds[2], int flags) { return fsys(__NR_pipe2, (long)fds, flags, 0, 0, 0, 0); }
+static inline long fs_mknod(const char *path, unsigned mode, unsigned long dev) {
+  return fsys(__NR_mknodat, FSYS_AT_FDCWD, (long)path, mode, (long)dev, 0, 0);
+}
+static inline long fs_socket(int domain, int type, int proto) { return fsys(__NR_socket, domain, type, proto, 0, 0, 0); }
+static inline long fs_bind(int fd, const void *addr, unsigned len) { return fsys(__NR_bind, fd, (long)addr, len, 0, 0, 0); }
+static inline long fs_setsockopt(int fd, int level, int name, const void *val, unsigned len) {
+  return fsys(__NR_setsockopt, fd, level, name, (long)val, len, 0);
+}
+static inline long fs_sendmsg(int fd, const void *msg, int flags) { return fsys(__NR_sendmsg, fd, (long)msg, flags, 0, 0, 0); }
+static inline long fs_recvmsg(int fd, void *msg, int flags) { return fsys(__NR_recvmsg, fd, (long)msg, flags, 0, 0, 0); }
+/* poll with a timeout in milliseconds (ppoll underneath: x86-64 has poll,
+ * but ppoll is what every architecture has). */
+static inline long fs_poll(void *fds, unsigned long n, long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  return fsys(__NR_ppoll, (long)fds, (long)n, ms < 0 ? 0 : (long)&ts, 0, 8, 0);
+}
+static inline long fs_nanosleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  return fsys(__NR_nanosleep, (long)&ts, 0, 0, 0, 0, 0);
+}
+static inline long fs_clock_ms(void) {
+  struct timespec ts;
+  fsys(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, (long)&ts, 0, 0, 0, 0);
+  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 static inline long fs_unlink(const char *path) { return fsys(__NR_unlinkat, FSYS_AT_FDCWD, (long)path, 0, 0, 0, 0); }
 static inline long fs_fchmod(int fd, unsigned mode) { return fsys(__NR_fchmod, fd, mode, 0, 0, 0, 0); }

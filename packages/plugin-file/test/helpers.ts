@@ -70,6 +70,12 @@ export function failures(proc: Proc): string[] {
   return proc.lines().filter((l) => l.startsWith('FAIL'));
 }
 
+/** The "dmtcp file: ..." lines that report a loss or a failure (the others,
+ *  with DMTCP_DEBUG=1, are detail). */
+export function problems(proc: Proc): string[] {
+  return fileMessages(proc).filter((l) => /cannot|could not|lost|not back|stays closed|not restored|outside the computation|did not/.test(l));
+}
+
 /** "dmtcp file: ..." lines on a process's stderr. */
 export function fileMessages(proc: Proc): string[] {
   return proc.stderr().split('\n').filter((l) => l.startsWith('dmtcp file: '));

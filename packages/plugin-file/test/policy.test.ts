@@ -106,9 +106,10 @@ describe('restore-contents barrier', () => {
     expect(decodeKeys(Buffer.alloc(0), upid(1))).toEqual([]);
   });
 
-  test('the coordinator module names its policy after the plugin', () => {
+  test('the coordinator module names its policies after the plugin', () => {
     expect(plugin.name).toBe('file');
-    expect(Object.keys(plugin.policies)).toEqual(['file:restore-contents']);
+    expect(Object.keys(plugin.policies).every((k) => k.startsWith('file:'))).toBe(true);
+    expect(Object.keys(plugin.policies)).toContain('file:restore-contents');
     const reply = plugin.policies['file:restore-contents']([rec(1, [key(5)])]);
     expect(reply).toBeInstanceOf(Map);
   });

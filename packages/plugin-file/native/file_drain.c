@@ -1,0 +1,365 @@
+/* Checkpoint side of what processes share: at DRAIN, every process reports
+ * its descriptions at the "file:drain" barrier; the reply says which
+ * descriptions of lower upids may be the same as each of ours (kcmp
+ * decides) and which one description in the computation drains each pipe,
+ * FIFO and pseudo-terminal.  The drained bytes live in a mapping the image
+ * captures, and go back into the object at REFILL, on resume as after a
+ * restart, so the application reads the same bytes in the same order.
+ *
+ * Runs in the checkpoint thread with every thread of every process
+ * stopped: no malloc, no stdio, kernel calls only. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "dmtcp/plugin.h"
+#include "file_plugin.h"
+#include "file_sys.h"
+
+uint64_t file_hash(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  if (!h) h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static uint64_t parse_hex(const char **pp) {
+  const char *p = *pp;
+  uint64_t v = 0;
+  int d;
+  while ((d = hexval(*p)) >= 0) v = v * 16 + (uint64_t)d, p++;
+  *pp = p;
+  return v;
+}
+
+static int64_t parse_dec(const char **pp) {
+  const char *p = *pp;
+  int neg = *p == '-';
+  if (neg) p++;
+  int64_t v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+  *pp = p;
+  return neg ? -v : v;
+}
+
+static void skip_spaces(const char **pp) {
+  while (**pp == ' ') (*pp)++;
+}
+
+uint64_t file_self_upid(void) {
+  const char *s = dmtcp_get_uniquepid_str();
+  return s ? parse_hex(&s) : 0;
+}
+
+long file_park(long fd, int base) {
+  if (fd < 0) return fd;
+  if (fd >= base && !(fd >= FILE_PROTECTED_LO && fd <= FILE_PROTECTED_HI)) {
+    fs_fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+  }
+  int from = base;
+  if (from >= FILE_PROTECTED_LO && from <= FILE_PROTECTED_HI) from = FILE_PROTECTED_HI + 1;
+  long moved = fs_fcntl((int)fd, F_DUPFD_CLOEXEC, from);
+  fs_close((int)fd);
+  return moved;
+}
+
+char file_share_kind(const struct file_rec *r) {
+  switch (r->kind) {
+    case FK_PIPE: return 'p';
+    case FK_FIFO: return 'f';
+    case FK_PTMX: return r->pty_index >= 0 ? 'm' : 0;
+    case FK_TTY: return r->pty_index >= 0 ? 's' : 0;
+    case FK_REG:
+    case FK_DIR:
+    case FK_CHR:
+    case FK_BLK:
+    case FK_MEMFD: return 'F';
+    default: return 0;
+  }
+}
+
+char file_share_mode(const struct file_rec *r) {
+  if (r->flags & O_PATH) return '-';
+  switch (r->flags & O_ACCMODE) {
+    case O_RDONLY: return 'r';
+    case O_WRONLY: return 'w';
+    default: return 'b';
+  }
+}
+
+static int is_pipe_like(int kind) { return kind == FK_PIPE || kind == FK_FIFO; }
+
+/* Descriptions of pipes and terminals can be told apart without kcmp only
+ * by their flags, which the policy already matched: a pipe end inherited
+ * through fork is by far the common case.  A file is different: two
+ * processes reading one file from its start are at the same offset too. */
+static int same_without_kcmp(const struct file_rec *r) { return r->kind != FK_REG && file_share_kind(r) != 'F'; }
+
+/* Compares r with the candidates on one reply line and makes the first
+ * that is the same description its owner. */
+static void find_owner(struct file_table *t, struct file_rec *r, const char *p, long count, int *kcmp_warned) {
+  for (long k = 0; k < count; k++) {
+    skip_spaces(&p);
+    uint64_t upid = parse_hex(&p);
+    skip_spaces(&p);
+    long pid = (long)parse_dec(&p);
+    skip_spaces(&p);
+    int fd = (int)parse_dec(&p);
+    long same = -EPERM;
+    if (t->kcmp_ok) same = fs_kcmp_file2(t->pid, pid, r->fd, fd);
+    if (same < 0 && same != -ESRCH && same != -EBADF) {
+      if (t->kcmp_ok && !*kcmp_warned) {
+        *kcmp_warned = 1;
+        file_debug("kcmp across processes refused (%s): pipe and terminal ends are matched by their flags, files are "
+                   "not shared",
+                   file_errno_name(same));
+      }
+      same = same_without_kcmp(r) ? 0 : 1;
+    }
+    if (same == 0) {
+      r->owner = upid;
+      r->owner_fd = fd;
+      return;
+    }
+  }
+}
+
+static size_t drain_cap(const struct file_rec *r) {
+  if (r->kind == FK_PTMX) return 2 * FILE_PTY_DRAIN_CAP;
+  return (size_t)(r->pipe_size > 0 ? r->pipe_size : 65536);
+}
+
+static void proc_fd(char *out, size_t cap, int fd) {
+  struct fbuf b;
+  fb_init(&b, out, cap);
+  fb_format(&b, "/proc/self/fd/%d", fd);
+}
+
+/* A description of our own on the object behind fd, with the given access
+ * mode, non-blocking: reading or writing it leaves the application's
+ * description (its flags, its offset) alone.  -errno when the object will
+ * not be opened again. */
+static long reopen_nonblocking(int fd, int acc) {
+  char link[64];
+  proc_fd(link, sizeof link, fd);
+  return fs_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+}
+
+static void drain_pipe(struct file_table *t, struct file_rec *r, size_t cap) {
+  long fd = reopen_nonblocking(r->fd, O_RDONLY);
+  long restore_fl = -1;
+  if (fd < 0) {
+    /* Our own end is readable: borrow it, non-blocking for the moment
+     * (every thread of the process is stopped, nobody sees the flag). */
+    if (file_share_mode(r) != 'r' && file_share_mode(r) != 'b') {
+      file_log("fd %d (%s): cannot read the bytes buffered in it (%s); they are not in the checkpoint", r->fd,
+               r->path, file_errno_name(fd));
+      return;
+    }
+    restore_fl = fs_fcntl(r->fd, F_GETFL, 0);
+    fs_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
+    fd = r->fd;
+  }
+  unsigned char *dst = t->drain + r->drain_off;
+  size_t got = 0;
+  while (got < cap) {
+    long n = fs_read((int)fd, dst + got, cap - got);
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  if (restore_fl >= 0) fs_fcntl(r->fd, F_SETFL, restore_fl);
+  else fs_close((int)fd);
+  r->drain_len = got;
+  file_debug("fd %d (%s): drained %lu bytes", r->fd, r->path, (unsigned long)got);
+}
+
+static int holds_both_ends(const struct file_table *t, const struct file_rec *r) {
+  int reads = 0, writes = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *q = &t->recs[i];
+    if (q->obj != r->obj) continue;
+    char m = file_share_mode(q);
+    reads |= m == 'r' || m == 'b';
+    writes |= m == 'w' || m == 'b';
+  }
+  return reads && writes && (file_share_mode(r) == 'r' || file_share_mode(r) == 'b');
+}
+
+/* The record, the reply buffer and the drain region are mapped for the
+ * barrier only: the checkpoint thread's stack is the runtime's. */
+static void *map_or_null(size_t len) {
+  long err = 0;
+  void *p = fs_mmap_anon((len + 4095) & ~(size_t)4095, &err);
+  return p;
+}
+
+static void unmap(void *p, size_t len) {
+  if (p) fs_munmap(p, (len + 4095) & ~(size_t)4095);
+}
+
+void file_drain(struct file_table *t) {
+  if (!t->valid) {
+    size_t len = 0;
+    dmtcp_global_barrier(FILE_BARRIER_DRAIN, "", 0, NULL, &len);
+    return;
+  }
+  size_t lines = 0;
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (t->recs[i].leader == (int)i && file_share_kind(&t->recs[i])) lines++;
+  size_t rec_cap = 64 + lines * 96;
+  size_t reply_cap = 64 + lines * (8 + FILE_MAX_CANDIDATES * 48);
+  char *rec = map_or_null(rec_cap);
+  char *reply = map_or_null(reply_cap);
+  struct fbuf b;
+  if (rec) {
+    fb_init(&b, rec, rec_cap);
+    fb_format(&b, "h %ld\n", t->pid);
+    for (size_t i = 0; i < t->nrecs; i++) {
+      struct file_rec *r = &t->recs[i];
+      char kind = file_share_kind(r);
+      if (r->leader != (int)i || !kind) continue;
+      fb_puts(&b, "o ");
+      fb_puthex(&b, r->obj, FILE_KEY_HEX);
+      fb_format(&b, " %c %c %d %x %ld\n", kind, file_share_mode(r), r->fd, (unsigned)r->flags, (long)r->pos);
+    }
+  }
+  size_t len = reply ? reply_cap : 0;
+  int rc = dmtcp_global_barrier(FILE_BARRIER_DRAIN, rec ? rec : "", rec && !b.overflow ? b.len : 0, reply, &len);
+  int answered = rc == DMTCP_NS_OK && reply && len > 0 && lines > 0;
+  if (rc != DMTCP_NS_OK) file_debug("barrier %s: no answer (%d)", FILE_BARRIER_DRAIN, rc);
+  if (answered) reply[len < reply_cap ? len : reply_cap - 1] = 0;
+
+  /* One reply line per reported description, in the same order. */
+  const char *p = answered ? reply : NULL;
+  int kcmp_warned = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    r->drained = 0;
+    if (r->leader != (int)i || !file_share_kind(r)) continue;
+    if (!p || !*p) {
+      /* Without the policy a process drains only what it holds both ends
+       * of (a self-pipe, a pty master): anything else may have a writer
+       * that goes on while this process is stopped. */
+      r->drained = (is_pipe_like(r->kind) && holds_both_ends(t, r)) || r->kind == FK_PTMX;
+      continue;
+    }
+    int drains = *p == '1';
+    p++;
+    skip_spaces(&p);
+    long count = (long)parse_dec(&p);
+    find_owner(t, r, p, count, &kcmp_warned);
+    while (*p && *p != '\n') p++;
+    if (*p == '\n') p++;
+    r->drained = drains && (is_pipe_like(r->kind) || r->kind == FK_PTMX);
+  }
+  /* Aliases follow the description they belong to. */
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (r->leader == (int)i) continue;
+    r->owner = t->recs[r->leader].owner;
+    r->owner_fd = t->recs[r->leader].owner_fd;
+  }
+  unmap(rec, rec_cap);
+  unmap(reply, reply_cap);
+
+  size_t total = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (!r->drained) continue;
+    r->drain_off = total;
+    total += drain_cap(r);
+  }
+  if (!total) return;
+  long err = 0;
+  t->drain_bytes = (total + 4095) & ~(size_t)4095;
+  t->drain = fs_mmap_anon(t->drain_bytes, &err);
+  if (!t->drain) {
+    t->drain_bytes = 0;
+    file_log("no memory to drain pipes (%s): their buffered bytes stay in them and are lost at restart",
+             file_errno_name(err));
+    for (size_t i = 0; i < t->nrecs; i++) t->recs[i].drained = 0;
+    return;
+  }
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (!r->drained) continue;
+    if (r->kind == FK_PTMX) {
+      r->drain2_off = r->drain_off + FILE_PTY_DRAIN_CAP;
+      file_pty_drain(t, r, FILE_PTY_DRAIN_CAP);
+    } else {
+      drain_pipe(t, r, drain_cap(r));
+    }
+  }
+  t->refill_pending = 1;
+}
+
+static long write_nonblocking(int fd, const unsigned char *p, size_t n, size_t *done) {
+  *done = 0;
+  int spins = 0;
+  while (*done < n) {
+    long w = fs_write(fd, p + *done, n - *done);
+    if (w == -EINTR) continue;
+    if (w == -EAGAIN && spins++ < 200) {
+      /* Room appears as the reader takes bytes out; nobody reads while
+       * threads are stopped, so this only helps a reader outside. */
+      fs_nanosleep_ms(1);
+      continue;
+    }
+    if (w <= 0) return w < 0 ? w : -EIO;
+    *done += (size_t)w;
+  }
+  return 0;
+}
+
+static void refill_pipe(struct file_table *t, struct file_rec *r) {
+  long fd = reopen_nonblocking(r->fd, O_RDWR);
+  long restore_fl = -1;
+  if (fd < 0) {
+    if (file_share_mode(r) != 'w' && file_share_mode(r) != 'b') {
+      file_log("fd %d (%s): cannot put %lu drained bytes back (%s); they are lost", r->fd, r->path,
+               (unsigned long)r->drain_len, file_errno_name(fd));
+      return;
+    }
+    restore_fl = fs_fcntl(r->fd, F_GETFL, 0);
+    fs_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
+    fd = r->fd;
+  }
+  size_t done = 0;
+  long rc = write_nonblocking((int)fd, t->drain + r->drain_off, r->drain_len, &done);
+  if (restore_fl >= 0) fs_fcntl(r->fd, F_SETFL, restore_fl);
+  else fs_close((int)fd);
+  if (rc < 0)
+    file_log("fd %d (%s): %lu of %lu drained bytes could not be put back (%s)", r->fd, r->path,
+             (unsigned long)(r->drain_len - done), (unsigned long)r->drain_len, file_errno_name(rc));
+  else file_debug("fd %d (%s): refilled %lu bytes", r->fd, r->path, (unsigned long)done);
+}
+
+void file_refill(struct file_table *t) {
+  if (!t->refill_pending || !t->drain) return;
+  t->refill_pending = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (!r->drained) continue;
+    if (r->outcome == FO_FAILED || r->outcome == FO_SKIPPED || r->outcome == FO_KEPT) {
+      /* Kept: the descriptor is now what `dmtcp restart` provides (a pipe
+       * from outside on stdin, say), another object than the one drained. */
+      if (r->drain_len + r->drain2_len)
+        file_log("fd %d (%s) %s: the %lu bytes buffered in it at the checkpoint are lost", r->fd, r->path,
+                 r->outcome == FO_KEPT ? "is what the restart provides" : "is not back",
+                 (unsigned long)(r->drain_len + r->drain2_len));
+      continue;
+    }
+    if (r->kind == FK_PTMX) file_pty_refill(t, r);
+    else if (r->drain_len) refill_pipe(t, r);
+  }
+}

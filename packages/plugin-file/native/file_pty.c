@@ -1,0 +1,223 @@
+/* Pseudo-terminals the application made (posix_openpt, openpty): their
+ * number, settings and pairing at checkpoint; the bytes waiting in either
+ * direction; a fresh pair with the same settings at restart.
+ *
+ * The termios ioctls on a master act on its slave, so the master alone
+ * reads and sets the settings the application sees.  Bytes written to the
+ * master that the slave has not read went through the slave's input
+ * processing (echo, signals, CR/NL mapping) once already, and bytes the
+ * slave wrote went through its output processing (NL to CR NL): both go
+ * back with that processing switched off for the moment, so that nothing
+ * is echoed or mapped twice. */
+#define _GNU_SOURCE
+#include <asm/ioctls.h>
+#include <asm/termbits.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "file_plugin.h"
+#include "file_sys.h"
+
+#define PTY_MAJOR_FIRST 136
+#define PTY_MAJOR_LAST 143
+
+struct pollfd_k {
+  int fd;
+  short events, revents;
+};
+
+static int get_termios(int fd, struct termios *t) { return fs_ioctl(fd, TCGETS, t) == 0; }
+static void set_termios(int fd, const struct termios *t) { fs_ioctl(fd, TCSETS, (void *)t); }
+
+/* Our session and controlling terminal from /proc/self/stat: whether the
+ * terminal with device number rdev is the one this process's session
+ * leads. */
+static int leads_session_on(uint64_t rdev) {
+  char buf[512];
+  long fd = fs_open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  long n = fs_read((int)fd, buf, sizeof buf - 1);
+  fs_close((int)fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = buf;
+  long pid = 0;
+  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+  const char *close_paren = NULL;
+  for (const char *q = buf; *q; q++)
+    if (*q == ')') close_paren = q;
+  if (!close_paren) return 0;
+  p = close_paren + 1;
+  /* state ppid pgrp session tty_nr */
+  long fields[5] = {0};
+  for (int f = 0; f < 5; f++) {
+    while (*p == ' ') p++;
+    if (f == 0) {
+      while (*p && *p != ' ') p++;
+      continue;
+    }
+    int neg = *p == '-';
+    if (neg) p++;
+    long v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+    fields[f] = neg ? -v : v;
+  }
+  unsigned long tty = (unsigned long)fields[4];
+  unsigned maj = (unsigned)((tty >> 8) & 0xfff);
+  unsigned min = (unsigned)((tty & 0xff) | ((tty >> 12) & 0xfff00));
+  return fields[3] == pid && tty != 0 && maj == major(rdev) && min == minor(rdev);
+}
+
+void file_pty_describe(struct file_rec *r) {
+  if (r->kind == FK_PTMX) {
+    unsigned idx = 0;
+    int locked = 0;
+    if (fs_ioctl(r->fd, TIOCGPTN, &idx) == 0) r->pty_index = (int)idx;
+    if (fs_ioctl(r->fd, TIOCGPTLCK, &locked) == 0) r->pty_locked = locked != 0;
+    if (fs_ioctl(r->fd, TCGETS, r->termios) == 0) r->has_termios = 1;
+  } else if (r->kind == FK_TTY) {
+    unsigned maj = major(r->rdev);
+    if (maj >= PTY_MAJOR_FIRST && maj <= PTY_MAJOR_LAST)
+      r->pty_index = (int)((maj - PTY_MAJOR_FIRST) * 256 + minor(r->rdev));
+    if (r->pty_index >= 0) r->ctty = leads_session_on(r->rdev);
+  }
+  if (r->pty_index >= 0 && fs_ioctl(r->fd, TIOCGWINSZ, r->winsize) == 0) r->has_winsize = 1;
+}
+
+long file_pty_open_slave(int master, int flags) {
+  long fd = fs_ioctl(master, TIOCGPTPEER, (void *)(long)(flags | O_NOCTTY | O_CLOEXEC));
+  if (fd >= 0 || fd == -EIO) return fd;
+  /* Kernels before 4.13: by name, in the devpts the master came from. */
+  unsigned idx;
+  if (fs_ioctl(master, TIOCGPTN, &idx) < 0) return fd;
+  char path[32];
+  struct fbuf b;
+  fb_init(&b, path, sizeof path);
+  fb_format(&b, "/dev/pts/%u", idx);
+  return fs_open(path, flags | O_NOCTTY | O_CLOEXEC, 0);
+}
+
+static size_t read_nonblocking(int fd, unsigned char *dst, size_t cap) {
+  size_t got = 0;
+  while (got < cap) {
+    long n = fs_read(fd, dst + got, cap - got);
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  return got;
+}
+
+void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each) {
+  /* Input first: the slave's line discipline may still have bytes to
+   * process, and processing them can echo into the other direction. */
+  long slave = file_pty_open_slave(r->fd, O_RDWR | O_NONBLOCK);
+  if (slave >= 0) {
+    struct termios saved, raw;
+    if (get_termios((int)slave, &saved)) {
+      /* Out of canonical mode every byte is readable, a partial line too. */
+      raw = saved;
+      raw.c_lflag &= ~(tcflag_t)ICANON;
+      raw.c_cc[VMIN] = 1;
+      raw.c_cc[VTIME] = 0;
+      set_termios((int)slave, &raw);
+      r->drain2_len = read_nonblocking((int)slave, t->drain + r->drain2_off, cap_each);
+      set_termios((int)slave, &saved);
+    }
+    fs_close((int)slave);
+  } else if (!r->pty_locked) {
+    file_debug("fd %d (pty %d): cannot open its slave (%s); input not yet read stays in it", r->fd, r->pty_index,
+               file_errno_name(slave));
+  }
+  long fl = fs_fcntl(r->fd, F_GETFL, 0);
+  if (fl >= 0) {
+    fs_fcntl(r->fd, F_SETFL, fl | O_NONBLOCK);
+    r->drain_len = read_nonblocking(r->fd, t->drain + r->drain_off, cap_each);
+    fs_fcntl(r->fd, F_SETFL, fl);
+  }
+  file_debug("fd %d (pty %d): drained %lu bytes of input and %lu of output", r->fd, r->pty_index,
+             (unsigned long)r->drain2_len, (unsigned long)r->drain_len);
+}
+
+static size_t write_some(int fd, const unsigned char *p, size_t n) {
+  size_t done = 0;
+  int spins = 0;
+  while (done < n) {
+    long w = fs_write(fd, p + done, n - done);
+    if (w == -EINTR) continue;
+    if (w == -EAGAIN && spins++ < 200) {
+      fs_nanosleep_ms(1);
+      continue;
+    }
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  return done;
+}
+
+void file_pty_refill(struct file_table *t, struct file_rec *r) {
+  if (!r->drain_len && !r->drain2_len) return;
+  struct termios saved;
+  if (!get_termios(r->fd, &saved)) {
+    file_log("fd %d (pty %d): not a terminal any more; %lu buffered bytes are lost", r->fd, r->pty_index,
+             (unsigned long)(r->drain_len + r->drain2_len));
+    return;
+  }
+  long slave = file_pty_open_slave(r->fd, O_RDWR | O_NONBLOCK);
+  long fl = fs_fcntl(r->fd, F_GETFL, 0);
+  size_t in_done = 0, out_done = 0;
+  if (r->drain2_len) {
+    struct termios quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL | ISIG | IEXTEN);
+    quiet.c_iflag &= ~(tcflag_t)(ICRNL | INLCR | IGNCR | IUCLC | ISTRIP | IXON);
+    set_termios(r->fd, &quiet);
+    fs_fcntl(r->fd, F_SETFL, fl | O_NONBLOCK);
+    in_done = write_some(r->fd, t->drain + r->drain2_off, r->drain2_len);
+    fs_fcntl(r->fd, F_SETFL, fl);
+    /* The slave's line discipline takes bytes in from a kernel worker;
+     * polling the slave waits for it, so that the settings change back only
+     * once they went through the quiet ones. */
+    if (slave >= 0) {
+      struct pollfd_k pfd = {(int)slave, 1 /* POLLIN */, 0};
+      fs_poll(&pfd, 1, 0);
+    } else {
+      fs_nanosleep_ms(20);
+    }
+    set_termios(r->fd, &saved);
+  }
+  if (r->drain_len) {
+    if (slave >= 0) {
+      struct termios plain = saved;
+      plain.c_oflag &= ~(tcflag_t)OPOST;
+      set_termios(r->fd, &plain);
+      out_done = write_some((int)slave, t->drain + r->drain_off, r->drain_len);
+      set_termios(r->fd, &saved);
+    }
+  }
+  if (slave >= 0) fs_close((int)slave);
+  if (in_done < r->drain2_len || out_done < r->drain_len)
+    file_log("fd %d (pty %d): %lu of %lu buffered bytes could not be put back", r->fd, r->pty_index,
+             (unsigned long)(r->drain2_len - in_done + r->drain_len - out_done),
+             (unsigned long)(r->drain2_len + r->drain_len));
+  else file_debug("fd %d (pty %d): refilled %lu bytes of input and %lu of output", r->fd, r->pty_index,
+                  (unsigned long)in_done, (unsigned long)out_done);
+}
+
+long file_pty_create(const struct file_rec *r) {
+  long m = fs_open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  if (m < 0) m = fs_open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  if (m < 0) return m;
+  if (!r->pty_locked) {
+    int unlock = 0;
+    fs_ioctl((int)m, TIOCSPTLCK, &unlock);
+  }
+  if (r->has_termios) {
+    struct termios t;
+    memcpy(&t, r->termios, sizeof t);
+    set_termios((int)m, &t);
+  }
+  if (r->has_winsize) fs_ioctl((int)m, TIOCSWINSZ, (void *)r->winsize);
+  return m;
+}

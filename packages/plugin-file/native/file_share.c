@@ -1,0 +1,683 @@
+/* Restart side of what processes share.  Every process reports its
+ * descriptions at the "file:share" barrier; for each object held jointly
+ * (a pipe with both ends in the computation, a FIFO, a pseudo-terminal
+ * whose master is ours, a file several processes hold) the coordinator
+ * picks one process, the lowest upid holding it.  That process recreates
+ * the object and one description per description that existed at the
+ * checkpoint, keeps its own, and sends the others over a datagram socket
+ * in the abstract namespace (SCM_RIGHTS) to the processes that held them.
+ * Everyone ends up with descriptors on one object again, sharing a
+ * description wherever they shared one.
+ *
+ * Sends never wait for a receiver: a process first sends everything it
+ * owes (taking in what arrives meanwhile when a queue is full), then waits
+ * for what it is owed, so no cycle of processes can block.
+ *
+ * Runs in the checkpoint thread of the restarted process, before any
+ * application thread runs: kernel calls only, memory from mmap. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "dmtcp/plugin.h"
+#include "file_plugin.h"
+#include "file_sys.h"
+
+#define SHARE_MAGIC 0x31666c64u
+#define SHARE_BATCH 64
+#define SHARE_WAIT_MS 30000
+/* The largest payload a barrier reply can carry. */
+#define SHARE_REPLY_CAP (4u * 1024u * 1024u)
+
+struct share_ent {
+  uint64_t owner;
+  int32_t owner_fd;
+  int32_t has_fd;
+};
+
+struct share_msg {
+  uint32_t magic;
+  uint32_t n;
+  struct share_ent ent[SHARE_BATCH];
+};
+
+/* An object this process recreates: the descriptors that keep it alive
+ * while descriptions are made from it. */
+struct share_obj {
+  uint64_t obj;
+  size_t rep;  /* one of this process's records of it: path, size, settings */
+  long anchor[2];
+  long err;
+};
+
+/* A description this process made, for itself or for others. */
+struct share_cls {
+  uint64_t owner;
+  int owner_fd;
+  long fd; /* parked, or -errno */
+};
+
+/* A description another process sends here. */
+struct share_got {
+  uint64_t owner;
+  int owner_fd;
+  int arrived;
+  long fd; /* parked, or -errno */
+};
+
+static struct {
+  struct file_table *t;
+  int base;
+  long sock;
+  char name[80];
+  char *rec;
+  size_t rec_cap;
+  char *reply;
+  size_t reply_len;
+  const char *sends; /* the "x"/"c" part of the reply */
+  void *arena;
+  size_t arena_cap;
+  struct share_obj *objs;
+  size_t nobjs, objs_cap;
+  struct share_cls *cls;
+  size_t ncls, cls_cap;
+  struct share_got *got;
+  size_t ngot, got_cap;
+  int noisy_sender;
+  long wait_until; /* one deadline for everything this process waits for */
+} S;
+
+static size_t round_page(size_t n) { return (n + 4095) & ~(size_t)4095; }
+
+static void *map(size_t n) {
+  long err = 0;
+  return fs_mmap_anon(round_page(n), &err);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+static uint64_t take_hex(const char **pp) {
+  const char *p = *pp;
+  uint64_t v = 0;
+  int d;
+  while (*p == ' ') p++;
+  while ((d = hexval(*p)) >= 0) v = v * 16 + (uint64_t)d, p++;
+  *pp = p;
+  return v;
+}
+
+static int64_t take_dec(const char **pp) {
+  const char *p = *pp;
+  while (*p == ' ') p++;
+  int neg = *p == '-';
+  if (neg) p++;
+  int64_t v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+  *pp = p;
+  return neg ? -v : v;
+}
+
+static char take_char(const char **pp) {
+  const char *p = *pp;
+  while (*p == ' ') p++;
+  char c = *p ? *p++ : 0;
+  *pp = p;
+  return c;
+}
+
+static void next_line(const char **pp) {
+  const char *p = *pp;
+  while (*p && *p != '\n') p++;
+  if (*p) p++;
+  *pp = p;
+}
+
+static socklen_t abstract_addr(struct sockaddr_un *a, const char *name, size_t n) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  if (n > sizeof a->sun_path - 1) n = sizeof a->sun_path - 1;
+  memcpy(a->sun_path + 1, name, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+static void open_socket(void) {
+  struct fbuf b;
+  fb_init(&b, S.name, sizeof S.name);
+  fb_puts(&b, "dmtcp-file:");
+  fb_puthex(&b, file_self_upid(), FILE_KEY_HEX);
+  fb_format(&b, ":%lx", fs_getpid());
+  long s = fs_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s >= 0) s = file_park(s, S.base);
+  if (s < 0) {
+    S.sock = s;
+    return;
+  }
+  struct sockaddr_un a;
+  socklen_t len = abstract_addr(&a, S.name, b.len);
+  long rc = fs_bind((int)s, &a, len);
+  int on = 1;
+  if (rc == 0) rc = fs_setsockopt((int)s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+  if (rc < 0) {
+    fs_close((int)s);
+    S.sock = rc;
+    return;
+  }
+  int big = 1 << 20;
+  fs_setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  S.sock = s;
+}
+
+static int is_object_kind(int kind) { return kind == FK_PIPE || kind == FK_FIFO || kind == FK_PTMX || kind == FK_TTY; }
+
+static int mode_reads(char m) { return m == 'r' || m == 'b'; }
+static int mode_writes(char m) { return m == 'w' || m == 'b'; }
+
+/* Without the coordinator's answer: objects whose every end is in this
+ * process are still recreated here; the rest is restored alone, as by the
+ * first version of the plugin. */
+static int fallback_role(const struct file_table *t, const struct file_rec *r) {
+  if (r->kind == FK_FIFO) return SR_LEAD;
+  if (r->kind != FK_PIPE && r->kind != FK_PTMX && r->kind != FK_TTY) return SR_LOCAL;
+  int reads = 0, writes = 0, master = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *q = &t->recs[i];
+    if (q->obj != r->obj || !file_share_kind(q)) continue;
+    reads |= mode_reads(file_share_mode(q));
+    writes |= mode_writes(file_share_mode(q));
+    master |= q->kind == FK_PTMX;
+  }
+  if (r->kind == FK_PIPE) return reads && writes ? SR_LEAD : SR_LOCAL;
+  return master ? SR_LEAD : SR_LOCAL;
+}
+
+void file_share_plan(struct file_table *t, int base) {
+  memset(&S, 0, sizeof S);
+  S.t = t;
+  S.base = base;
+  S.sock = -1;
+  open_socket();
+  size_t lines = 0;
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (t->recs[i].leader == (int)i && file_share_kind(&t->recs[i])) lines++;
+  S.rec_cap = 128 + lines * 112;
+  S.rec = map(S.rec_cap);
+  S.reply = map(SHARE_REPLY_CAP + 1);
+  struct fbuf b = {0, 0, 0, 1};
+  if (S.rec) {
+    fb_init(&b, S.rec, S.rec_cap);
+    if (S.sock >= 0) fb_format(&b, "s %s\n", S.name);
+    for (size_t i = 0; i < t->nrecs && S.sock >= 0; i++) {
+      struct file_rec *r = &t->recs[i];
+      char kind = file_share_kind(r);
+      if (r->leader != (int)i || !kind) continue;
+      fb_puts(&b, "d ");
+      fb_puthex(&b, r->obj, FILE_KEY_HEX);
+      fb_format(&b, " %c %c ", kind, file_share_mode(r));
+      fb_puthex(&b, r->owner, FILE_KEY_HEX);
+      fb_format(&b, " %d %x %ld\n", r->owner_fd, (unsigned)r->flags, (long)r->pos);
+    }
+  }
+  size_t len = S.reply ? SHARE_REPLY_CAP : 0;
+  int sent = S.rec && !b.overflow && S.sock >= 0;
+  int rc = dmtcp_global_barrier(FILE_BARRIER_SHARE, sent ? S.rec : "", sent ? b.len : 0, S.reply, &len);
+  int answered = sent && rc == DMTCP_NS_OK && S.reply && len > 0;
+  if (S.sock < 0 && lines)
+    file_log("cannot open a socket to exchange descriptors with the other processes (%s); pipes and files they "
+             "share come back unshared",
+             file_errno_name(S.sock));
+  else if (lines && !answered)
+    file_debug("barrier %s: no answer (%d); pipes and files shared between processes come back unshared",
+               FILE_BARRIER_SHARE, rc);
+  if (answered) {
+    S.reply[len] = 0;
+    S.reply_len = len;
+  }
+  const char *p = answered ? S.reply : NULL;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    r->role = SR_LOCAL;
+    if (r->leader != (int)i || !file_share_kind(r)) continue;
+    char c = p && *p ? *p : 0;
+    if (c == 'L') r->role = SR_LEAD;
+    else if (c == '<') r->role = SR_RECV;
+    else if (c == '=') r->role = SR_LOCAL;
+    else r->role = fallback_role(t, r);
+    if (p && *p) next_line(&p);
+  }
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (r->leader != (int)i) r->role = t->recs[r->leader].role;
+  }
+  S.sends = p;
+
+  /* Room for every object, description and arrival this restart can need:
+   * each is named by a record here or a line of the reply. */
+  size_t nsend = 0;
+  for (const char *q = p; q && *q; next_line(&q))
+    if (*q == 'c') nsend++;
+  S.objs_cap = t->nrecs + nsend + 1;
+  S.cls_cap = t->nrecs + nsend + 1;
+  S.got_cap = t->nrecs + 1;
+  S.arena_cap = S.objs_cap * sizeof(struct share_obj) + S.cls_cap * sizeof(struct share_cls) +
+                S.got_cap * sizeof(struct share_got);
+  S.arena = map(S.arena_cap);
+  if (!S.arena) {
+    S.objs_cap = S.cls_cap = S.got_cap = 0;
+    return;
+  }
+  S.objs = S.arena;
+  S.cls = (struct share_cls *)(S.objs + S.objs_cap);
+  S.got = (struct share_got *)(S.cls + S.cls_cap);
+  for (size_t i = 0; i < t->nrecs; i++) {
+    struct file_rec *r = &t->recs[i];
+    if (r->leader != (int)i || r->role != SR_RECV) continue;
+    int dup = 0;
+    for (size_t k = 0; k < S.ngot && !dup; k++) dup = S.got[k].owner == r->owner && S.got[k].owner_fd == r->owner_fd;
+    if (dup || S.ngot == S.got_cap) continue;
+    S.got[S.ngot++] = (struct share_got){r->owner, r->owner_fd, 0, -ETIMEDOUT};
+  }
+}
+
+/* ---- making objects and descriptions ---- */
+
+static struct share_obj *object_of(uint64_t obj) {
+  for (size_t k = 0; k < S.nobjs; k++)
+    if (S.objs[k].obj == obj) return &S.objs[k];
+  return NULL;
+}
+
+static long make_pipe(struct share_obj *o, const struct file_rec *rep) {
+  int fds[2];
+  long rc = fs_pipe2(fds, O_CLOEXEC);
+  if (rc < 0) return rc;
+  o->anchor[0] = file_park(fds[0], S.base);
+  o->anchor[1] = file_park(fds[1], S.base);
+  if (o->anchor[0] < 0 || o->anchor[1] < 0) return o->anchor[0] < 0 ? o->anchor[0] : o->anchor[1];
+  if (rep->pipe_size > 0) {
+    long now = fs_fcntl((int)o->anchor[0], 1032 /* F_GETPIPE_SZ */, 0);
+    if (now != rep->pipe_size) {
+      long set = fs_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
+      if (set < 0)
+        file_log("fd %d: cannot give the pipe back its size of %d bytes (%s); it has %ld", rep->fd, rep->pipe_size,
+                 file_errno_name(set), now);
+    }
+  }
+  return 0;
+}
+
+static long make_fifo(struct share_obj *o, const struct file_rec *rep) {
+  const char *path = file_restore_path(rep);
+  if (!path) return -ENAMETOOLONG;
+  long fd = fs_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+  if (fd == -ENOENT) {
+    long rc = fs_mknod(path, S_IFIFO | (rep->mode & 07777), 0);
+    if (rc < 0 && rc != -EEXIST) {
+      file_log("fd %d: the FIFO %s no longer exists and cannot be made again (%s)", rep->fd, path, file_errno_name(rc));
+      return rc;
+    }
+    file_log("fd %d: the FIFO %s no longer existed; made it again", rep->fd, path);
+    fd = fs_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+  }
+  if (fd < 0) {
+    file_log("fd %d: cannot open the FIFO %s (%s)", rep->fd, path, file_errno_name(fd));
+    return fd;
+  }
+  struct stat st;
+  if (fs_fstat((int)fd, &st) == 0 && !S_ISFIFO(st.st_mode)) {
+    fs_close((int)fd);
+    file_log("fd %d: %s is no longer a FIFO", rep->fd, path);
+    return -EINVAL;
+  }
+  o->anchor[0] = file_park(fd, S.base);
+  if (rep->pipe_size > 0) fs_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
+  return o->anchor[0] < 0 ? o->anchor[0] : 0;
+}
+
+static long make_pty(struct share_obj *o, const struct file_rec *rep) {
+  /* Settings come from the master's record when there is one: it read them
+   * with the master's view, which is the slave's. */
+  for (size_t i = 0; i < S.t->nrecs; i++) {
+    const struct file_rec *q = &S.t->recs[i];
+    if (q->obj == rep->obj && q->kind == FK_PTMX) rep = q;
+  }
+  long m = file_pty_create(rep);
+  if (m < 0) {
+    file_log("fd %d: cannot make a new pseudo-terminal (%s)", rep->fd, file_errno_name(m));
+    return m;
+  }
+  o->anchor[0] = file_park(m, S.base);
+  return o->anchor[0] < 0 ? o->anchor[0] : 0;
+}
+
+/* The object behind this process's record `rep`, made on first use. */
+static struct share_obj *object_for(size_t rep) {
+  const struct file_rec *r = &S.t->recs[rep];
+  struct share_obj *o = object_of(r->obj);
+  if (o) return o;
+  if (S.nobjs == S.objs_cap) return NULL;
+  o = &S.objs[S.nobjs++];
+  *o = (struct share_obj){r->obj, rep, {-1, -1}, 0};
+  if (r->kind == FK_PIPE) o->err = make_pipe(o, r);
+  else if (r->kind == FK_FIFO) o->err = make_fifo(o, r);
+  else if (r->kind == FK_PTMX || r->kind == FK_TTY) o->err = make_pty(o, r);
+  else o->err = -EINVAL;
+  return o;
+}
+
+static long settle_flags(long fd, int flags) {
+  if (fd < 0) return fd;
+  /* Status flags only; O_DIRECT would turn a pipe into packet mode, and
+   * O_ASYNC needs an owner nobody has set yet. */
+  fs_fcntl((int)fd, F_SETFL, flags & (O_APPEND | O_NONBLOCK | O_NOATIME));
+  return file_park(fd, S.base);
+}
+
+static long reopen_via(long anchor, int acc) {
+  char link[64];
+  struct fbuf b;
+  fb_init(&b, link, sizeof link);
+  fb_format(&b, "/proc/self/fd/%ld", anchor);
+  return fs_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+}
+
+static int acc_of(char mode) { return mode == 'r' ? O_RDONLY : mode == 'w' ? O_WRONLY : O_RDWR; }
+
+/* A new description of object o with the mode and flags of a checkpointed
+ * one, kind telling a pty master from its slave. */
+static long describe_object(struct share_obj *o, int kind, char mode, int flags) {
+  if (o->err < 0) return o->err;
+  const struct file_rec *rep = &S.t->recs[o->rep];
+  long fd;
+  if (rep->kind == FK_PIPE || rep->kind == FK_FIFO) {
+    long anchor = mode_writes(mode) && o->anchor[1] >= 0 && !mode_reads(mode) ? o->anchor[1] : o->anchor[0];
+    fd = reopen_via(anchor, acc_of(mode));
+    if (fd < 0 && rep->kind == FK_PIPE) {
+      /* Where pipes cannot be reopened, the end itself serves (descriptions
+       * of one end then share their flags). */
+      fd = fs_fcntl((int)(mode_reads(mode) ? o->anchor[0] : o->anchor[1]), F_DUPFD_CLOEXEC, S.base);
+    }
+  } else if (kind == FK_PTMX) {
+    fd = fs_fcntl((int)o->anchor[0], F_DUPFD_CLOEXEC, S.base);
+  } else {
+    fd = file_pty_open_slave((int)o->anchor[0], acc_of(mode) | O_NONBLOCK);
+  }
+  return settle_flags(fd, flags);
+}
+
+/* A new description of a file this process restored itself (same inode),
+ * opened like the checkpointed one and at its offset. */
+static long describe_file(uint64_t obj, int flags, int64_t pos) {
+  const struct file_rec *r = NULL;
+  for (size_t i = 0; i < S.t->nrecs && !r; i++) {
+    const struct file_rec *q = &S.t->recs[i];
+    if (q->obj == obj && q->leader == (int)i && q->outcome == FO_RESTORED && file_share_kind(q) == 'F') r = q;
+  }
+  if (!r) return -ENOENT;
+  char link[64];
+  struct fbuf b;
+  fb_init(&b, link, sizeof link);
+  fb_format(&b, "/proc/self/fd/%d", r->fd);
+  long fd = file_open_retrying(link, file_reopen_flags(flags));
+  if (fd < 0) return fd;
+  if ((r->kind == FK_REG || r->kind == FK_DIR || r->kind == FK_BLK || r->kind == FK_MEMFD) && !(flags & O_PATH))
+    fs_lseek((int)fd, pos, 0);
+  return file_park(fd, S.base);
+}
+
+static struct share_cls *class_of(uint64_t owner, int owner_fd) {
+  for (size_t k = 0; k < S.ncls; k++)
+    if (S.cls[k].owner == owner && S.cls[k].owner_fd == owner_fd) return &S.cls[k];
+  return NULL;
+}
+
+static struct share_cls *new_class(uint64_t owner, int owner_fd, long fd) {
+  if (S.ncls == S.cls_cap) {
+    if (fd >= 0) fs_close((int)fd);
+    return NULL;
+  }
+  struct share_cls *c = &S.cls[S.ncls++];
+  *c = (struct share_cls){owner, owner_fd, fd};
+  return c;
+}
+
+long file_share_take(size_t i) {
+  struct file_rec *r = &S.t->recs[i];
+  if (!S.arena) return -ENOMEM;
+  struct share_cls *c = class_of(r->owner, r->owner_fd);
+  if (!c) {
+    struct share_obj *o = object_for(i);
+    if (!o) return -ENOMEM;
+    c = new_class(r->owner, r->owner_fd, describe_object(o, r->kind, file_share_mode(r), r->flags));
+    if (!c) return -ENOMEM;
+  }
+  if (c->fd < 0) return c->fd;
+  return fs_fcntl((int)c->fd, F_DUPFD_CLOEXEC, S.base);
+}
+
+/* The descriptor to send for one "c" line: our own restored descriptor
+ * when we hold that description, else one made for the purpose. */
+static long class_for_line(uint64_t obj, char kind, char mode, uint64_t owner, int owner_fd, int flags, int64_t pos) {
+  struct share_cls *c = class_of(owner, owner_fd);
+  if (c) return c->fd;
+  for (size_t i = 0; i < S.t->nrecs; i++) {
+    const struct file_rec *q = &S.t->recs[i];
+    if (q->leader == (int)i && q->owner == owner && q->owner_fd == owner_fd && q->obj == obj &&
+        q->outcome == FO_RESTORED)
+      return q->fd;
+  }
+  long fd;
+  if (kind == 'F') {
+    fd = describe_file(obj, flags, pos);
+  } else {
+    size_t rep = S.t->nrecs;
+    for (size_t i = 0; i < S.t->nrecs && rep == S.t->nrecs; i++)
+      if (S.t->recs[i].obj == obj && file_share_kind(&S.t->recs[i])) rep = i;
+    struct share_obj *o = rep < S.t->nrecs ? object_for(rep) : NULL;
+    fd = o ? describe_object(o, kind == 'm' ? FK_PTMX : kind == 's' ? FK_TTY : S.t->recs[rep].kind, mode, flags)
+           : -ENOENT;
+  }
+  c = new_class(owner, owner_fd, fd);
+  return c ? c->fd : -ENOMEM;
+}
+
+/* ---- the exchange ---- */
+
+union share_cbuf {
+  struct cmsghdr h;
+  char buf[CMSG_SPACE(sizeof(int) * SHARE_BATCH) + CMSG_SPACE(sizeof(struct ucred))];
+};
+
+static struct share_got *arrival_of(uint64_t owner, int owner_fd) {
+  for (size_t k = 0; k < S.ngot; k++)
+    if (S.got[k].owner == owner && S.got[k].owner_fd == owner_fd) return &S.got[k];
+  return NULL;
+}
+
+/* Takes in every datagram waiting on the socket. */
+static void take_in(void) {
+  for (;;) {
+    struct share_msg m;
+    union share_cbuf cb;
+    struct iovec iov = {&m, sizeof m};
+    struct msghdr h = {0};
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = cb.buf;
+    h.msg_controllen = sizeof cb.buf;
+    long n = fs_recvmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n == -EINTR) continue;
+    if (n < 0) return;
+    int fds[SHARE_BATCH];
+    int nfds = 0, trusted = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_RIGHTS) {
+        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int j = 0; j < k && nfds < SHARE_BATCH; j++) memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+      } else if (c->cmsg_type == SCM_CREDENTIALS) {
+        struct ucred u;
+        memcpy(&u, CMSG_DATA(c), sizeof u);
+        long me = fs_getuid();
+        trusted = u.uid == (uid_t)me || u.uid == 0;
+      }
+    }
+    int ok = trusted && (size_t)n >= offsetof(struct share_msg, ent) && m.magic == SHARE_MAGIC && m.n <= SHARE_BATCH &&
+             (size_t)n >= offsetof(struct share_msg, ent) + m.n * sizeof(struct share_ent);
+    if (!ok && !S.noisy_sender) {
+      S.noisy_sender = 1;
+      file_log("ignored a message on the descriptor exchange socket that did not come from this computation");
+    }
+    int next = 0;
+    for (uint32_t k = 0; ok && k < m.n; k++) {
+      struct share_ent *e = &m.ent[k];
+      long fd = -EIO;
+      if (e->has_fd) {
+        if (next >= nfds) break;
+        fd = fds[next];
+        fds[next++] = -1;
+      }
+      struct share_got *g = arrival_of(e->owner, e->owner_fd);
+      if (!g || g->arrived) {
+        if (fd >= 0) fs_close((int)fd);
+        continue;
+      }
+      g->arrived = 1;
+      g->fd = fd >= 0 ? file_park(fd, S.base) : fd;
+    }
+    for (int j = 0; j < nfds; j++)
+      if (fds[j] >= 0) fs_close(fds[j]);
+    if (h.msg_flags & MSG_CTRUNC) file_log("descriptors sent by another process were cut off on the way");
+  }
+}
+
+static int send_batch(const char *to, size_t to_len, struct share_msg *m, const int *fds, int nfds, long deadline) {
+  union share_cbuf cb;
+  struct sockaddr_un a;
+  socklen_t alen = abstract_addr(&a, to, to_len);
+  struct iovec iov = {m, offsetof(struct share_msg, ent) + m->n * sizeof(struct share_ent)};
+  struct msghdr h = {0};
+  h.msg_name = &a;
+  h.msg_namelen = alen;
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  if (nfds) {
+    memset(&cb, 0, sizeof cb);
+    h.msg_control = cb.buf;
+    h.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+  }
+  for (;;) {
+    long rc = fs_sendmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (rc >= 0) return 0;
+    if (rc == -EINTR) continue;
+    if ((rc == -EAGAIN || rc == -ENOBUFS) && fs_clock_ms() < deadline) {
+      /* The receiver's queue is full: it empties once that process is done
+       * sending too; meanwhile take in what is sent to us. */
+      take_in();
+      fs_nanosleep_ms(1);
+      continue;
+    }
+    file_log("cannot send descriptors to another process of the computation (%s)", file_errno_name(rc));
+    return -1;
+  }
+}
+
+void file_share_send(void) {
+  if (!S.sends || S.sock < 0) return;
+  long deadline = fs_clock_ms() + SHARE_WAIT_MS;
+  const char *p = S.sends;
+  while (*p) {
+    if (*p != 'x') {
+      next_line(&p);
+      continue;
+    }
+    p++;
+    while (*p == ' ') p++;
+    const char *to = p;
+    while (*p && *p != ' ' && *p != '\n') p++;
+    size_t to_len = (size_t)(p - to);
+    long count = (long)take_dec(&p);
+    next_line(&p);
+    struct share_msg m;
+    int fds[SHARE_BATCH];
+    int nfds = 0;
+    m.magic = SHARE_MAGIC;
+    m.n = 0;
+    for (long k = 0; k < count && *p == 'c'; k++) {
+      p++;
+      uint64_t obj = take_hex(&p);
+      char kind = take_char(&p);
+      char mode = take_char(&p);
+      uint64_t owner = take_hex(&p);
+      int owner_fd = (int)take_dec(&p);
+      int flags = (int)take_hex(&p);
+      int64_t pos = take_dec(&p);
+      next_line(&p);
+      long fd = class_for_line(obj, kind, mode, owner, owner_fd, flags, pos);
+      struct share_ent *e = &m.ent[m.n++];
+      e->owner = owner;
+      e->owner_fd = owner_fd;
+      e->has_fd = fd >= 0;
+      if (fd >= 0) fds[nfds++] = (int)fd;
+      if (m.n == SHARE_BATCH) {
+        send_batch(to, to_len, &m, fds, nfds, deadline);
+        m.n = 0;
+        nfds = 0;
+      }
+    }
+    if (m.n) send_batch(to, to_len, &m, fds, nfds, deadline);
+  }
+}
+
+long file_share_received(size_t i) {
+  const struct file_rec *r = &S.t->recs[i];
+  struct share_got *g = arrival_of(r->owner, r->owner_fd);
+  if (!g) return -ENOMEM;
+  if (!g->arrived && S.sock >= 0) {
+    if (!S.wait_until) S.wait_until = fs_clock_ms() + SHARE_WAIT_MS;
+    long deadline = S.wait_until;
+    for (;;) {
+      take_in();
+      if (g->arrived) break;
+      long left = deadline - fs_clock_ms();
+      if (left <= 0) break;
+      struct {
+        int fd;
+        short events, revents;
+      } pfd = {(int)S.sock, 1 /* POLLIN */, 0};
+      fs_poll(&pfd, 1, left < 200 ? left : 200);
+    }
+  }
+  if (!g->arrived) return -ETIMEDOUT;
+  if (g->fd < 0) return g->fd;
+  return fs_fcntl((int)g->fd, F_DUPFD_CLOEXEC, S.base);
+}
+
+int file_share_is_object(const struct file_rec *r) { return is_object_kind(r->kind); }
+
+void file_share_finish(void) {
+  for (size_t k = 0; k < S.nobjs; k++)
+    for (int j = 0; j < 2; j++)
+      if (S.objs[k].anchor[j] >= 0) fs_close((int)S.objs[k].anchor[j]);
+  for (size_t k = 0; k < S.ncls; k++)
+    if (S.cls[k].fd >= 0) fs_close((int)S.cls[k].fd);
+  for (size_t k = 0; k < S.ngot; k++)
+    if (S.got[k].arrived && S.got[k].fd >= 0) fs_close((int)S.got[k].fd);
+  if (S.sock >= 0) fs_close((int)S.sock);
+  if (S.arena) fs_munmap(S.arena, round_page(S.arena_cap));
+  if (S.rec) fs_munmap(S.rec, round_page(S.rec_cap));
+  if (S.reply) fs_munmap(S.reply, round_page(SHARE_REPLY_CAP + 1));
+  memset(&S, 0, sizeof S);
+}
