@@ -92,6 +92,8 @@ export interface CycleOptions {
   /** Runs after the kill, before the restart: change files here. */
   beforeRestart?: () => Promise<void> | void;
   restartEnv?: NodeJS.ProcessEnv;
+  /** More `dmtcp restart` options. */
+  restartArgs?: readonly string[];
   /** Restart as this user (launch the program as the same one). */
   user?: RunAs;
   linesAfterRestart?: number;
@@ -117,7 +119,7 @@ export async function cycle(proc: Proc, re: RegExp, coord: CoordinatorRef, opts:
   assertConsecutive(all, `${proc.label} up to the kill`);
   const beforeKill = all[all.length - 1] as number;
   await opts.beforeRestart?.();
-  const next = restart(images, { port: coord.port, env: opts.restartEnv, user: opts.user });
+  const next = restart(images, { port: coord.port, env: opts.restartEnv, user: opts.user, args: opts.restartArgs });
   const want = opts.linesAfterRestart ?? 10;
   await next.waitUntil(() => (sequenceValues(next, re).length >= want ? true : undefined), `waiting for ${want} lines matching ${re} after restart`);
   const resumed = sequenceValues(next, re);

@@ -39,6 +39,7 @@ const OPTIONS = {
     help: 'load these plugins (libraries or plugin package directories) first, in this order',
   },
   'disable-plugin': { type: 'string', multiple: true, arg: 'NAME', help: 'do not load the built-in plugin NAME' },
+  'ckpt-open-files': { type: 'boolean', help: 'save the contents of every open regular file in the images (file plugin)' },
   ...COMMON_OPTIONS,
 } as const;
 
@@ -168,6 +169,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   env[DMTCP_ENV_COORD_PORT] = String(coord.port);
   env[DMTCP_ENV_CKPT_DIR] = ckptDir ?? io.cwd;
   if (interval !== undefined) env['DMTCP_INTERVAL'] = String(interval);
+  if (values['ckpt-open-files'] === true) env['DMTCP_CKPT_OPEN_FILES'] = '1';
 
   try {
     native.execve(exe, [prog, ...progArgs], envList(env));

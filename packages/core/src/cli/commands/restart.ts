@@ -24,6 +24,11 @@ const OPTIONS = {
   ckptdir: { type: 'string', arg: 'D', help: 'write later checkpoints here (default: where they were written)' },
   'join-coordinator': { type: 'boolean', short: 'j', help: 'use the running coordinator; fail if there is none' },
   'new-coordinator': { type: 'boolean', help: 'start a coordinator; fail if one is running' },
+  'path-map': { type: 'string', multiple: true, arg: 'OLD=NEW', help: 'reopen files under OLD from NEW (migration; file plugin)' },
+  'restore-open-files': {
+    type: 'boolean', help: 'write back the contents saved by launch --ckpt-open-files to files opened for writing',
+  },
+  'missing-files': { type: 'string', arg: 'error|create', help: 'what to do with open files that vanished (default: error)' },
   ...COMMON_OPTIONS,
 } as const;
 
@@ -70,6 +75,7 @@ export function checkImageSet(images: readonly CheckpointImage[]): string[] {
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs(argv, OPTIONS);
+  const fileEnv = fileOptionsEnv(values, io.cwd);
   if (values.help) {
     io.out(USAGE);
     return 0;
@@ -112,6 +118,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   env[DMTCP_ENV_COORD_HOST] = ip;
   env[DMTCP_ENV_COORD_PORT] = String(coord.port);
   if (ckptDir !== undefined) env[DMTCP_ENV_CKPT_DIR] = ckptDir;
+  Object.assign(env, fileEnv);
 
   try {
     const tree = treeSpec(planRestartTree(images.map((i) => i.meta)));
@@ -122,4 +129,31 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     throw new CliError(`cannot execute ${paths.restartImage} (${why})`, 126);
   }
   throw new CliError('execve returned');
+}
+
+/** The file plugin's restart settings, as environment for the restarted processes. */
+function fileOptionsEnv(
+  values: { 'path-map'?: string[]; 'restore-open-files'?: boolean; 'missing-files'?: string },
+  cwd: string,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  const maps = values['path-map'] ?? [];
+  if (maps.length > 0) {
+    env['DMTCP_PATH_MAP'] = maps
+      .map((m) => {
+        const eq = m.indexOf('=');
+        if (eq <= 0 || eq === m.length - 1) throw new UsageError(`--path-map ${m}: expected OLD=NEW`);
+        const [from, to] = [path.resolve(cwd, m.slice(0, eq)), path.resolve(cwd, m.slice(eq + 1))];
+        if (/[:=]/.test(from + to)) throw new UsageError(`--path-map ${m}: paths with ':' or '=' cannot be mapped`);
+        return `${from}=${to}`;
+      })
+      .join(':');
+  }
+  if (values['restore-open-files'] === true) env['DMTCP_RESTORE_FILE_CONTENTS'] = '1';
+  const missing = values['missing-files'];
+  if (missing !== undefined) {
+    if (missing !== 'error' && missing !== 'create') throw new UsageError(`--missing-files must be error or create, not ${missing}`);
+    env['DMTCP_FILE_MISSING'] = missing;
+  }
+  return env;
 }
