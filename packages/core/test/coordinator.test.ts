@@ -336,6 +336,19 @@ describe('checkpoint', () => {
     expect(await command({ cmd: 'checkpoint' })).toEqual({ ok: false, error: 'no processes to checkpoint' });
   });
 
+  it('leaves out a process that exits before it stopped for the round', async () => {
+    start();
+    const a = await launch('a', 100);
+    const b = await launch('b', 101);
+    const reply = command<CheckpointReply>({ cmd: 'checkpoint' });
+    const d = await a.doCheckpoint();
+    await b.doCheckpoint();
+    b.close();
+    a.frames.unshift(d);
+    await runCheckpoint([[a, 'a']]);
+    expect(await reply).toMatchObject({ ok: true, generation: 1, images: [image(a, 'a')] });
+  });
+
   it('fails the round when a process exits before its image is written', async () => {
     start();
     const a = await launch('a', 100);
@@ -344,6 +357,8 @@ describe('checkpoint', () => {
     await a.doCheckpoint();
     await b.doCheckpoint();
     a.barrier('ckpt:suspended');
+    b.barrier('ckpt:suspended');
+    expect((await a.next(DMT_BARRIER_RELEASED)).name).toBe('ckpt:suspended');
     b.close();
     const failed = await a.next(DMT_ROUND_FAILED);
     expect(failed.generation).toBe(1n);

@@ -50,11 +50,8 @@ EXPORT int dmtcp_checkpoint(void) {
   if (!g_rt.enabled) return DMTCP_NOT_PRESENT;
   /* A round already under way was not requested by this call: let it end,
    * so that the round waited for below starts after the request. */
+  api_wait_round_end();
   uint32_t seq = atomic_load(&g_ckpt_done_seq);
-  while (atomic_load(&g_round_active)) {
-    sys_futex(&g_ckpt_done_seq, FUTEX_WAIT_PRIVATE, (int)seq, NULL);
-    seq = atomic_load(&g_ckpt_done_seq);
-  }
   uint64_t restarts = g_rt.restart_count;
   int fd = coord_connect();
   if (fd < 0) return DMTCP_NOT_PRESENT;
@@ -69,6 +66,14 @@ EXPORT int dmtcp_checkpoint(void) {
   if (g_rt.restart_count != restarts) return DMTCP_AFTER_RESTART; /* that socket is gone with the old process */
   close(fd);
   return atomic_load(&last_round_ok) ? DMTCP_AFTER_CHECKPOINT : DMTCP_CHECKPOINT_FAILED;
+}
+
+void api_wait_round_end(void) {
+  for (;;) {
+    uint32_t seq = atomic_load(&g_ckpt_done_seq);
+    if (!atomic_load(&g_round_active)) return;
+    sys_futex(&g_ckpt_done_seq, FUTEX_WAIT_PRIVATE, (int)seq, NULL);
+  }
 }
 
 void api_checkpoint_done(int ok) {

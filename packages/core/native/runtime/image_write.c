@@ -629,19 +629,32 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
   save_own_thread_state();
   struct thread_rec *self = own_rec();
   if (self && ctx_save(&self->ctx) != 0) return WRITE_RESTARTED;
-  long pid = sys_call5(__NR_clone, 0 /* exit signal: none */, 0, 0, 0, 0);
+  /* The child waits for a go-ahead, so that its maps are compared with ours
+   * before it creates any mapping of its own. */
+  int go[2] = {-1, -1};
+  long pr = sys_call2(__NR_pipe2, (long)go, O_CLOEXEC);
+  long pid = pr < 0 ? -1 : sys_call5(__NR_clone, 0 /* exit signal: none */, 0, 0, 0, 0);
   if (pid == 0) {
     sys_call2(__NR_prctl, 1 /* PR_SET_PDEATHSIG */, SIGKILL);
+    char c = 0;
+    sys_close(go[1]);
+    if (sys_read(go[0], &c, 1) != 1 || c != 'g') sys_exit_group(1);
+    sys_close(go[0]);
     uint64_t bytes = 0;
     int r = image_write(tmp_path, &bytes);
     sys_exit_group(r == WRITE_OK ? 0 : 1);
   }
-  if (pid > 0 && child_sees_everything(pid)) {
+  int usable = pid > 0 && child_sees_everything(pid);
+  if (pr == 0) {
+    sys_write(go[1], usable ? "g" : "x", 1);
+    sys_close(go[0]);
+    sys_close(go[1]);
+  }
+  if (usable) {
     w->pid = (int)pid;
     return WRITE_OK;
   }
   if (pid > 0) {
-    sys_call2(__NR_kill, pid, SIGKILL);
     int status;
     while (sys_call4(__NR_wait4, pid, (long)&status, 0x40000000 /* __WALL */, 0) == -EINTR) {
     }

@@ -70,6 +70,9 @@ void start_ckpt_thread(void) {
 static void on_exit_event(int status, void *arg) {
   (void)arg;
   if (!g_rt.enabled) return;
+  /* The application runs again while its image is still being finished and
+   * renamed: leaving now would fail the round, or lose the image. */
+  api_wait_round_end();
   DmtcpEventData_t d;
   memset(&d, 0, sizeof d);
   d.exitInfo.exitStatus = status;

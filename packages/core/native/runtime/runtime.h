@@ -179,6 +179,7 @@ HIDDEN void events_dispatch(int event, union DmtcpEventData *data);
 HIDDEN void event_simple(int event);
 HIDDEN void event_restart_flag(int event, int is_restart);
 HIDDEN void api_checkpoint_done(int ok);
+HIDDEN void api_wait_round_end(void);
 HIDDEN extern _Atomic int g_round_active;
 
 /* ---- real libc functions (wrappers.c) ---- */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ static char *env_pair(const char *name, const char *value) {
 
 /* envp plus what the runtime needs after exec, even if the program cleaned
  * its environment. */
-static char **exec_env(char *const envp[]) {
+static char **exec_env(char *const envp[], int same_process) {
   size_t n = 0;
   while (envp && envp[n]) n++;
   char **out = calloc(n + 12, sizeof *out);
@@ -194,8 +195,12 @@ static char **exec_env(char *const envp[]) {
   out[k++] = env_pair(DMTCP_ENV_COORD_HOST, g_rt.coord_host);
   out[k++] = env_pair(DMTCP_ENV_COORD_PORT, port);
   out[k++] = env_pair(DMTCP_ENV_CKPT_DIR, g_rt.ckpt_dir);
-  out[k++] = env_pair(DMTCP_ENV_COORD_FD, num);
-  out[k++] = env_pair(DMTCP_ENV_UPID, hex);
+  /* An exec keeps this process's identity and connection; a spawned child
+   * registers as a new process. */
+  if (same_process) {
+    out[k++] = env_pair(DMTCP_ENV_COORD_FD, num);
+    out[k++] = env_pair(DMTCP_ENV_UPID, hex);
+  }
   out[k++] = env_pair(DMTCP_ENV_COMP_ID, comp);
   out[k] = NULL;
   return out;
@@ -223,7 +228,7 @@ static int exec_common(exec_fn real, const char *file, char *const argv[], char 
   d.preExec.argv = argv;
   d.preExec.envp = envp;
   events_dispatch(DMTCP_EVENT_PRE_EXEC, &d);
-  char **env = exec_env(envp);
+  char **env = exec_env(envp, 1);
   fcntl(DMTCP_COORD_FD, F_SETFD, 0);
   int r = real(file, argv, env ? env : envp);
   int saved = errno;
@@ -398,4 +403,29 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 EXPORT void closefrom(int lowfd) {
   if (lowfd < 0) lowfd = 0;
   close_range((unsigned int)lowfd, ~0u, 0);
+}
+
+/* posix_spawn (and so system and popen) creates its child without our fork
+ * wrapper; an environment given without our variables must not take the
+ * child out of the computation. */
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                        char *const[], char *const[]);
+
+static int spawn_common(spawn_fn real, pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  if (!g_rt.enabled) return real(pid, file, fa, attr, argv, envp);
+  char **env = exec_env(envp, 0);
+  int r = real(pid, file, fa, attr, argv, env ? env : envp);
+  free_env(env, envp);
+  return r;
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                       char *const argv[], char *const envp[]) {
+  return spawn_common(REAL(posix_spawn), pid, path, fa, attr, argv, envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                        char *const argv[], char *const envp[]) {
+  return spawn_common(REAL(posix_spawnp), pid, file, fa, attr, argv, envp);
 }

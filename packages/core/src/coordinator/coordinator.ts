@@ -609,14 +609,16 @@ export class Coordinator {
   private onWorkerLeft(w: Worker): void {
     const r = this.round;
     if (!r || !r.core.has(w.key)) return;
-    if (r.core.leaveIsFatal) {
+    // A process that exits before it stopped for this round is simply not
+    // part of it; one that leaves while its image is unfinished fails it.
+    if (r.core.leaveIsFatal && r.core.hasArrivedAnywhere(w.key)) {
       r.core.remove(w.key);
       this.failRound(`${describe(w.info)} exited during the checkpoint`);
       return;
     }
     const ready = r.core.remove(w.key);
     if (r.core.participants.size === 0) {
-      if (r.core.kind === 'checkpoint') this.completeCheckpoint(r);
+      if (r.core.kind === 'checkpoint') this.failRound(`${describe(w.info)} exited during the checkpoint`);
       else this.endRestart(r, 'every restarted process is gone');
       return;
     }

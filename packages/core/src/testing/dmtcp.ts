@@ -268,30 +268,22 @@ export async function images(ckptDir: string): Promise<string[]> {
   return names.filter((n) => IMAGE_RE.test(n)).sort().map((n) => path.join(ckptDir, n));
 }
 
-type Stamp = Map<string, string>;
-
-async function stampImages(ckptDir: string): Promise<Stamp> {
-  const stamp: Stamp = new Map();
-  for (const file of await images(ckptDir)) {
-    const st = await stat(file).catch(() => undefined);
-    if (st) stamp.set(file, `${st.ino}:${st.mtimeMs}:${st.size}`);
-  }
-  return stamp;
-}
-
 export interface CheckpointResult {
   reply: JsonObject;
-  /** Images created or replaced by this checkpoint. */
+  /** The images this checkpoint wrote, as the coordinator reports them. */
   images: string[];
 }
 
 /** Checkpoint and report which image files the checkpoint wrote. */
 export async function checkpointImages(coord: CoordinatorRef, opts: CliOptions & { timeoutMs?: number } = {}): Promise<CheckpointResult> {
-  const before = await stampImages(coord.ckptDir);
   const reply = await checkpoint(coord.port, opts);
-  const after = await stampImages(coord.ckptDir);
-  const written = [...after.entries()].filter(([f, s]) => before.get(f) !== s).map(([f]) => f).sort();
-  return { reply, images: written };
+  const listed = reply.images;
+  if (!Array.isArray(listed) || !listed.every((f): f is string => typeof f === 'string')) {
+    throw new Error(`dmtcp command -c --json: no image list in ${JSON.stringify(reply)}`);
+  }
+  // Every image the coordinator reports must really be there.
+  for (const f of listed) await stat(f);
+  return { reply, images: [...listed].sort() };
 }
 
 /** `dmtcp image inspect IMAGE --json`. */
