@@ -3,12 +3,27 @@
 #ifndef PID_INTERNAL_H
 #define PID_INTERNAL_H
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
 #define PID_HIDDEN __attribute__((visibility("hidden")))
 #define PID_EXPORT __attribute__((visibility("default")))
+
+/* The next definition of f, kept in a pointer that each file resolves in a
+ * constructor: a first call from a signal handler or at checkpoint time must
+ * not enter the dynamic linker. */
+#define NEXT_PTR(f)                                                    \
+  static __typeof__(&f) next_##f;                                      \
+  static inline __typeof__(&f) real_##f(void) {                        \
+    if (__builtin_expect(next_##f == NULL, 0)) next_##f = NEXT_FNC(f); \
+    return next_##f;                                                   \
+  }                                                                    \
+  _Static_assert(1, "")
+#define REAL(f) real_##f()
 
 /* ---- raw system calls ----
  * Event handlers run while other threads are stopped, possibly inside libc
@@ -58,6 +73,14 @@ PID_HIDDEN pid_t pid_v2r(pid_t vid);
 PID_HIDDEN pid_t pid_r2v(pid_t real);
 /* For kill/waitpid style arguments: -1 and 0 stay, -pgid is translated. */
 PID_HIDDEN pid_t pid_v2r_signed(pid_t id);
+/* The way back for results of that kind (F_GETOWN): -pgid stays negative. */
+PID_HIDDEN pid_t pid_r2v_signed(pid_t id);
+/* A child that was reaped leaves the table, yet its SIGCHLD may still be
+ * delivered afterwards (blocked meanwhile, or a handler that runs late):
+ * the last reaped processes whose ids differed are remembered for that. */
+PID_HIDDEN void pid_table_reaped(pid_t real);
+PID_HIDDEN pid_t pid_r2v_or_reaped(pid_t real);
+PID_HIDDEN void pid_table_forget_reaped(void);
 /* True when `real`, a task that just came into existence, cannot also be a
  * virtual id: a live entry already uses that number as its virtual id. */
 PID_HIDDEN int pid_table_vid_conflict(pid_t real);
@@ -70,6 +93,11 @@ PID_HIDDEN void pid_table_sweep(void);
 PID_HIDDEN void pid_table_set_pid_max(int pid_max);
 
 /* ---- this process (pid_plugin.c) ---- */
+/* Counts the restarts this process went through: a wait blocked at
+ * checkpoint time is re-issued by the kernel with the real id of the old
+ * life, and gets ECHILD; the wrappers retry it, translated anew, when this
+ * changed meanwhile. */
+PID_HIDDEN extern _Atomic unsigned g_pid_restarts;
 PID_HIDDEN extern _Atomic int g_pid_active;
 PID_HIDDEN extern pid_t g_pid_vpid;
 /* The real pid g_pid_vpid was last set for. */
@@ -87,9 +115,39 @@ PID_HIDDEN extern __thread int t_pid_fork_attempt __attribute__((tls_model("init
 PID_HIDDEN void pid_fork_child_setup(void);
 PID_HIDDEN void pid_ckpt_off(void);
 PID_HIDDEN void pid_ckpt_on(void);
-/* The exec hand-over: "DMTCP_PID_STATE=real,vpid;vid:real,..." (malloc'd). */
+/* The exec hand-over: "DMTCP_PID_STATE=real,vpid;vid:real,..." (malloc'd).
+ * For a child of posix_spawn (which may not run code of ours before its
+ * exec): "DMTCP_PID_STATE=^parent real,parent vpid,alt;vid:real,...", the
+ * list including the parent; the child takes its real pid as virtual pid,
+ * or `alt` when that is a virtual pid in the list already (the parent draws
+ * the same conclusion from the same string: pid_state_spawn_vpid). */
 #define PID_EXEC_ENV "DMTCP_PID_STATE"
 PID_HIDDEN char *pid_exec_state(void);
+PID_HIDDEN char *pid_spawn_state(pid_t alt);
+PID_HIDDEN pid_t pid_state_spawn_vpid(const char *state, pid_t real);
+/* envp without any older state, plus `state` (malloc'd array of borrowed
+ * strings); NULL when out of memory. */
+PID_HIDDEN char **pid_env_with(char *const envp[], char *state);
+
+/* ---- wrappers shared between files ---- */
+/* waitpid with a virtual id (pid_wrappers.c). */
+PID_HIDDEN pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru);
+/* Real ids in a received siginfo_t to virtual ones, where the signal carries
+ * a sender or child pid (pid_signal.c). */
+PID_HIDDEN void pid_siginfo_out(int sig, siginfo_t *info);
+/* "/proc/<vpid>/..." and "/proc/<pid>/task/<vtid>/..." to real ids: path
+ * itself, or buf holding the translation (pid_proc.c). */
+PID_HIDDEN const char *pid_proc_path(const char *path, char *buf, size_t cap);
+/* fcntl's argument on the way in (F_SETOWN, F_SETOWN_EX: `scratch` holds a
+ * translated copy) and its results on the way out (pid_proc.c). */
+PID_HIDDEN long pid_fcntl_in(int cmd, long arg, void *scratch);
+PID_HIDDEN long pid_fcntl_out(int cmd, long arg, long ret);
+/* In a fork child: locks of the popen bookkeeping may have been held by a
+ * thread that does not exist here (pid_spawn.c). */
+PID_HIDDEN void pid_spawn_atfork_child(void);
+/* Arguments of the scheduling and resource system calls that name a task;
+ * returns 1 when n is one of them (pid_resource.c). */
+PID_HIDDEN int pid_syscall_args_in(long n, long a[6]);
 
 #define PID_LOG(...)                    \
   do {                                  \

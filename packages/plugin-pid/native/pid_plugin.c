@@ -19,6 +19,7 @@
 #define LOG_PREFIX "pid: "
 
 _Atomic int g_pid_active;
+_Atomic unsigned g_pid_restarts;
 pid_t g_pid_vpid;
 pid_t g_pid_real;
 int g_pid_debug;
@@ -87,31 +88,45 @@ static char *put_dec(char *p, long v) {
   return p;
 }
 
-char *pid_exec_state(void) {
+static char *state_string(int spawn, pid_t alt) {
   int n = pid_table_used();
-  size_t cap = sizeof PID_EXEC_ENV + 32 + (size_t)n * 24;
+  size_t cap = sizeof PID_EXEC_ENV + 48 + (size_t)(n + 1) * 24;
   char *s = malloc(cap);
   if (!s) return NULL;
   char *p = s;
   memcpy(p, PID_EXEC_ENV "=", sizeof PID_EXEC_ENV);
   p += sizeof PID_EXEC_ENV;
-  p = put_dec(p, pid_sys_getpid());
+  if (spawn) *p++ = '^';
+  pid_t real = pid_sys_getpid();
+  p = put_dec(p, real);
   *p++ = ',';
   p = put_dec(p, g_pid_vpid);
+  if (spawn) {
+    *p++ = ',';
+    p = put_dec(p, alt);
+  }
   *p++ = ';';
-  /* Other processes only: the threads of this one end with the exec. */
+  /* Processes only: the threads of this one end with the exec, and those of
+   * others are theirs to name. */
   for (int i = 0; i < n; i++) {
     struct pid_entry *e = &g_pid_table[i];
-    pid_t vid = atomic_load(&e->vid), real = atomic_load(&e->real);
-    if (!vid || !is_process(e, vid) || vid == g_pid_vpid || real <= 0) continue;
+    pid_t vid = atomic_load(&e->vid), rid = atomic_load(&e->real);
+    if (!vid || !is_process(e, vid) || rid <= 0) continue;
+    if (vid == g_pid_vpid) {
+      if (!spawn) continue;
+      rid = real;
+    }
     p = put_dec(p, vid);
     *p++ = ':';
-    p = put_dec(p, real);
+    p = put_dec(p, rid);
     *p++ = ',';
   }
   *p = 0;
   return s;
 }
+
+char *pid_exec_state(void) { return state_string(0, 0); }
+char *pid_spawn_state(pid_t alt) { return state_string(1, alt); }
 
 static const char *get_dec(const char *p, long *out) {
   long v = 0;
@@ -124,14 +139,7 @@ static const char *get_dec(const char *p, long *out) {
   return p;
 }
 
-/* Adopts the state the exec'ing image left, provided it was left for this
- * very process (a child started by other means inherits the environment). */
-static pid_t adopt_exec_state(const char *s, pid_t real) {
-  long r, v;
-  s = get_dec(s, &r);
-  if (*s++ != ',') return real;
-  s = get_dec(s, &v);
-  if (*s++ != ';' || r != real || v <= 0) return real;
+static const char *load_list(const char *s) {
   while (*s) {
     long vid, rid;
     s = get_dec(s, &vid);
@@ -140,7 +148,58 @@ static pid_t adopt_exec_state(const char *s, pid_t real) {
     if (vid > 0 && rid > 0) pid_table_put((pid_t)vid, (pid_t)rid, (pid_t)vid, NULL);
     if (*s == ',') s++;
   }
+  return s;
+}
+
+/* The spawn form's header: parent real, parent vpid, alt; NULL if malformed. */
+static const char *spawn_header(const char *s, long *preal, long *pvpid, long *alt) {
+  if (strncmp(s, PID_EXEC_ENV "=", sizeof PID_EXEC_ENV) == 0) s += sizeof PID_EXEC_ENV;
+  if (*s++ != '^') return NULL;
+  s = get_dec(s, preal);
+  if (*s++ != ',') return NULL;
+  s = get_dec(s, pvpid);
+  if (*s++ != ',') return NULL;
+  s = get_dec(s, alt);
+  if (*s++ != ';') return NULL;
+  return s;
+}
+
+pid_t pid_state_spawn_vpid(const char *state, pid_t real) {
+  long preal, pvpid, alt;
+  const char *s = spawn_header(state, &preal, &pvpid, &alt);
+  if (!s) return real;
+  while (*s) {
+    long vid, rid;
+    s = get_dec(s, &vid);
+    if (*s++ != ':') break;
+    s = get_dec(s, &rid);
+    if (vid == real && rid != real) return alt > 0 ? (pid_t)alt : real;
+    if (*s == ',') s++;
+  }
+  return real;
+}
+
+/* Adopts the state the exec'ing image left, provided it was left for this
+ * very process (a child started by other means inherits the environment). */
+static pid_t adopt_exec_state(const char *s, pid_t real) {
+  long r, v;
+  s = get_dec(s, &r);
+  if (*s++ != ',') return real;
+  s = get_dec(s, &v);
+  if (*s++ != ';' || r != real || v <= 0) return real;
+  load_list(s);
   return (pid_t)v;
+}
+
+/* A posix_spawn child: the state is meant for it when its parent left it. */
+static pid_t adopt_spawn_state(const char *state, pid_t real) {
+  long preal, pvpid, alt;
+  const char *s = spawn_header(state, &preal, &pvpid, &alt);
+  if (!s || preal != pid_sys3(SYS_getppid, 0, 0, 0)) return real;
+  load_list(s);
+  pid_t vpid = pid_state_spawn_vpid(state, real);
+  if (vpid != real) PID_LOG(LOG_PREFIX "spawned as %d, the virtual pid of another process: virtual pid %d", (int)real, (int)vpid);
+  return vpid;
 }
 
 /* ---- life of a process ---- */
@@ -174,7 +233,7 @@ static void on_init(void) {
   pid_t vpid = real;
   const char *state = getenv(PID_EXEC_ENV);
   if (state) {
-    vpid = adopt_exec_state(state, real);
+    vpid = state[0] == '^' ? adopt_spawn_state(state, real) : adopt_exec_state(state, real);
     unsetenv(PID_EXEC_ENV);
   }
   g_pid_vpid = vpid;
@@ -222,6 +281,7 @@ void pid_fork_child_setup(void) {
               (int)real, PID_FORK_ATTEMPTS);
   }
   atomic_flag_clear(&alloc_lock);
+  pid_spawn_atfork_child();
   pid_table_sweep();
   drop_where(is_own_thread);
   g_pid_vpid = real;
@@ -291,6 +351,8 @@ static int count_foreign(void) {
 static void on_restart(void) {
   pid_t real = pid_sys_getpid();
   g_pid_real = real;
+  atomic_fetch_add(&g_pid_restarts, 1);
+  pid_table_forget_reaped();
   pid_table_sweep();
   pid_table_put(g_pid_vpid, real, g_pid_vpid, NULL);
   int knew_others = count_foreign() > 0;

@@ -105,6 +105,46 @@ pid_t pid_v2r_signed(pid_t id) {
   return pid_v2r(id);
 }
 
+pid_t pid_r2v_signed(pid_t id) {
+  if (id < -1) return -pid_r2v(-id);
+  return pid_r2v(id);
+}
+
+/* (vid << 32 | real) of recently reaped processes, one atomic word each so
+ * that a signal handler never reads half an entry. */
+#define REAPED_RING 64
+static _Atomic unsigned long long reaped_ring[REAPED_RING];
+static _Atomic unsigned reaped_next;
+
+void pid_table_reaped(pid_t real) {
+  int i = pid_table_find_real(real);
+  if (i < 0) return;
+  struct pid_entry *e = &g_pid_table[i];
+  pid_t vid = atomic_load(&e->vid);
+  if (e->owner != vid) return;
+  if (vid != real) {
+    unsigned k = atomic_fetch_add(&reaped_next, 1) % REAPED_RING;
+    atomic_store(&reaped_ring[k], (unsigned long long)(unsigned)vid << 32 | (unsigned)real);
+  }
+  pid_table_remove_slot(i);
+}
+
+/* Real ids of an earlier life mean nothing after a restart. */
+void pid_table_forget_reaped(void) {
+  for (int k = 0; k < REAPED_RING; k++) atomic_store(&reaped_ring[k], 0);
+}
+
+pid_t pid_r2v_or_reaped(pid_t real) {
+  if (real <= 0) return real;
+  if (pid_table_find_real(real) >= 0) return pid_r2v(real);
+  unsigned next = atomic_load(&reaped_next);
+  for (unsigned n = 0; n < REAPED_RING; n++) {
+    unsigned long long w = atomic_load(&reaped_ring[(next - 1 - n) % REAPED_RING]);
+    if (w && (pid_t)(unsigned)(w & 0xffffffffu) == real) return (pid_t)(unsigned)(w >> 32);
+  }
+  return real;
+}
+
 int pid_table_vid_conflict(pid_t real) {
   int i = pid_table_find_vid(real);
   return i >= 0 && atomic_load(&g_pid_table[i].real) != real;

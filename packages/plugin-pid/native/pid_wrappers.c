@@ -3,6 +3,7 @@
  * virtual ones on the way out, then reaches the next definition (another
  * plugin's wrapper, the core's, or libc's) through NEXT_FNC. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,17 +18,6 @@
 #include "pid_internal.h"
 
 #define LOG_PREFIX "pid: "
-
-/* Resolved once at load time (see resolve_all): a first call from a signal
- * handler or at checkpoint time must not enter the dynamic linker. */
-#define NEXT_PTR(f)                                \
-  static __typeof__(&f) next_##f;                  \
-  static inline __typeof__(&f) real_##f(void) {    \
-    if (__builtin_expect(next_##f == NULL, 0)) next_##f = NEXT_FNC(f); \
-    return next_##f;                               \
-  }                                                \
-  _Static_assert(1, "")
-#define REAL(f) real_##f()
 
 NEXT_PTR(getpid);
 NEXT_PTR(getppid);
@@ -147,12 +137,13 @@ PID_EXPORT pid_t fork(void) { return do_fork(); }
  * bookkeeping above; it becomes a fork. */
 PID_EXPORT pid_t vfork(void) { return do_fork(); }
 
-/* ---- wait ---- */
+/* ---- wait ----
+ * A wait blocked when a checkpoint came is re-issued by the kernel after the
+ * restart with the real id of the old life: ECHILD, which is retried with
+ * the id translated anew. */
 
-/* A reaped child's entry goes: its real pid may come back for another task. */
-static void reaped(pid_t real) {
-  int i = pid_table_find_real(real);
-  if (i >= 0 && g_pid_table[i].owner == atomic_load(&g_pid_table[i].vid)) pid_table_remove_slot(i);
+static int stale(long r, unsigned life) {
+  return r < 0 && errno == ECHILD && atomic_load(&g_pid_restarts) != life;
 }
 
 static void waitid_result(siginfo_t *info, int options) {
@@ -160,26 +151,40 @@ static void waitid_result(siginfo_t *info, int options) {
   pid_t real = info->si_pid;
   info->si_pid = pid_r2v(real);
   int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
-  if (gone && !(options & WNOWAIT)) reaped(real);
+  if (gone && !(options & WNOWAIT)) pid_table_reaped(real);
 }
 
 static pid_t wait_result(pid_t r, int status) {
   if (r <= 0) return r;
   pid_t v = pid_r2v(r);
-  if (WIFEXITED(status) || WIFSIGNALED(status)) reaped(r);
+  if (WIFEXITED(status) || WIFSIGNALED(status)) pid_table_reaped(r);
   return v;
 }
 
-PID_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru) {
   int st = 0;
-  pid_t r = REAL(wait4)(pid_v2r_signed(pid), &st, options, ru);
+  pid_t r;
+  unsigned life;
+  do {
+    life = atomic_load(&g_pid_restarts);
+    r = REAL(wait4)(pid_v2r_signed(pid), &st, options, ru);
+  } while (stale(r, life));
   if (r > 0 && status) *status = st;
   return wait_result(r, st);
 }
 
+PID_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+  return pid_wait4(pid, status, options, ru);
+}
+
 PID_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
   int st = 0;
-  pid_t r = REAL(waitpid)(pid_v2r_signed(pid), &st, options);
+  pid_t r;
+  unsigned life;
+  do {
+    life = atomic_load(&g_pid_restarts);
+    r = REAL(waitpid)(pid_v2r_signed(pid), &st, options);
+  } while (stale(r, life));
   if (r > 0 && status) *status = st;
   return wait_result(r, st);
 }
@@ -187,9 +192,15 @@ PID_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
 PID_EXPORT pid_t wait(int *status) { return waitpid(-1, status, 0); }
 PID_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) { return wait4(-1, status, options, ru); }
 
+static int is_id_type(long idtype) { return idtype == P_PID || idtype == P_PGID; }
+
 PID_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
-  if (idtype == P_PID || idtype == P_PGID) id = (id_t)pid_v2r((pid_t)id);
-  int r = REAL(waitid)(idtype, id, info, options);
+  int r;
+  unsigned life;
+  do {
+    life = atomic_load(&g_pid_restarts);
+    r = REAL(waitid)(idtype, is_id_type(idtype) ? (id_t)pid_v2r((pid_t)id) : id, info, options);
+  } while (stale(r, life));
   if (r == 0) waitid_result(info, options);
   return r;
 }
@@ -232,14 +243,27 @@ PID_EXPORT long syscall(long n, ...) {
       return setsid();
     case SYS_wait4:
       return wait4((pid_t)a[0], (int *)a[1], (int)a[2], (struct rusage *)a[3]);
-    case SYS_waitid:
+    case SYS_waitid: {
       /* The raw call takes a fifth argument (rusage) that waitid(3) lacks. */
-      if ((idtype_t)a[0] == P_PID || (idtype_t)a[0] == P_PGID) a[1] = pid_v2r((pid_t)a[1]);
-      {
-        long r = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
-        if (r == 0) waitid_result((siginfo_t *)a[2], (int)a[3]);
-        return r;
-      }
+      long r;
+      unsigned life;
+      do {
+        life = atomic_load(&g_pid_restarts);
+        r = REAL(syscall)(n, a[0], is_id_type(a[0]) ? pid_v2r((pid_t)a[1]) : a[1], a[2], a[3], a[4], a[5]);
+      } while (stale(r, life));
+      if (r == 0) waitid_result((siginfo_t *)a[2], (int)a[3]);
+      return r;
+    }
+    case SYS_rt_sigtimedwait: {
+      long r = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+      if (r > 0 && a[1]) pid_siginfo_out((int)r, (siginfo_t *)a[1]);
+      return r;
+    }
+    case SYS_fcntl: {
+      struct f_owner_ex scratch;
+      long r = REAL(syscall)(n, a[0], a[1], pid_fcntl_in((int)a[1], a[2], &scratch), a[3], a[4], a[5]);
+      return pid_fcntl_out((int)a[1], a[2], r);
+    }
     case SYS_kill:
       a[0] = pid_v2r_signed((pid_t)a[0]);
       break;
@@ -254,6 +278,7 @@ PID_EXPORT long syscall(long n, ...) {
       a[1] = pid_v2r((pid_t)a[1]);
       break;
     default:
+      pid_syscall_args_in(n, a);
       break;
   }
   return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -265,23 +290,28 @@ static int is_state_var(const char *s) {
   return strncmp(s, PID_EXEC_ENV "=", sizeof PID_EXEC_ENV) == 0;
 }
 
+char **pid_env_with(char *const envp[], char *state) {
+  size_t n = 0;
+  while (envp && envp[n]) n++;
+  char **env = malloc((n + 2) * sizeof *env);
+  if (!env) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!is_state_var(envp[i])) env[k++] = envp[i];
+  env[k++] = state;
+  env[k] = NULL;
+  return env;
+}
+
 /* envp plus our state; NULL (and nothing to free) when that cannot be built. */
 static char **with_state(char *const envp[], char **state) {
   *state = pid_exec_state();
   if (!*state) return NULL;
-  size_t n = 0;
-  while (envp && envp[n]) n++;
-  char **env = malloc((n + 2) * sizeof *env);
+  char **env = pid_env_with(envp, *state);
   if (!env) {
     free(*state);
     *state = NULL;
-    return NULL;
   }
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!is_state_var(envp[i])) env[k++] = envp[i];
-  env[k++] = *state;
-  env[k] = NULL;
   return env;
 }
 

@@ -1,0 +1,113 @@
+/* Calls that name a task to act on its scheduling, priority or limits:
+ * sched_*, getpriority/setpriority, prlimit, and the raw system calls of the
+ * same kind (ioprio_*, process_vm_*, kcmp, sched_setattr...).  Their ids are
+ * pids or tids, the table knows both; 0 (the caller) stays 0.  ptrace is
+ * left alone: a tracer outside the computation knows real pids. */
+#include <errno.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "dmtcp/plugin.h"
+#include "pid_internal.h"
+
+#define IOPRIO_WHO_PROCESS 1
+#define IOPRIO_WHO_PGRP 2
+
+NEXT_PTR(sched_setparam);
+NEXT_PTR(sched_getparam);
+NEXT_PTR(sched_setscheduler);
+NEXT_PTR(sched_getscheduler);
+NEXT_PTR(sched_rr_get_interval);
+NEXT_PTR(sched_setaffinity);
+NEXT_PTR(sched_getaffinity);
+NEXT_PTR(getpriority);
+NEXT_PTR(setpriority);
+NEXT_PTR(prlimit);
+NEXT_PTR(prlimit64);
+
+__attribute__((constructor)) static void resolve_all(void) {
+  (void)REAL(sched_setparam);
+  (void)REAL(sched_getparam);
+  (void)REAL(sched_setscheduler);
+  (void)REAL(sched_getscheduler);
+  (void)REAL(sched_rr_get_interval);
+  (void)REAL(sched_setaffinity);
+  (void)REAL(sched_getaffinity);
+  (void)REAL(getpriority);
+  (void)REAL(setpriority);
+  (void)REAL(prlimit);
+  (void)REAL(prlimit64);
+}
+
+PID_EXPORT int sched_setparam(pid_t pid, const struct sched_param *p) { return REAL(sched_setparam)(pid_v2r(pid), p); }
+PID_EXPORT int sched_getparam(pid_t pid, struct sched_param *p) { return REAL(sched_getparam)(pid_v2r(pid), p); }
+PID_EXPORT int sched_setscheduler(pid_t pid, int policy, const struct sched_param *p) {
+  return REAL(sched_setscheduler)(pid_v2r(pid), policy, p);
+}
+PID_EXPORT int sched_getscheduler(pid_t pid) { return REAL(sched_getscheduler)(pid_v2r(pid)); }
+PID_EXPORT int sched_rr_get_interval(pid_t pid, struct timespec *t) {
+  return REAL(sched_rr_get_interval)(pid_v2r(pid), t);
+}
+PID_EXPORT int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set) {
+  return REAL(sched_setaffinity)(pid_v2r(pid), size, set);
+}
+PID_EXPORT int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set) {
+  return REAL(sched_getaffinity)(pid_v2r(pid), size, set);
+}
+
+/* PRIO_PROCESS names a pid (or, on Linux, a tid), PRIO_PGRP a group; a
+ * PRIO_USER id is a uid and stays. */
+static id_t prio_who(int which, id_t who) {
+  return which == PRIO_PROCESS || which == PRIO_PGRP ? (id_t)pid_v2r((pid_t)who) : who;
+}
+
+PID_EXPORT int getpriority(__priority_which_t which, id_t who) {
+  return REAL(getpriority)(which, prio_who((int)which, who));
+}
+PID_EXPORT int setpriority(__priority_which_t which, id_t who, int prio) {
+  return REAL(setpriority)(which, prio_who((int)which, who), prio);
+}
+
+PID_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *next, struct rlimit *old) {
+  return REAL(prlimit)(pid_v2r(pid), res, next, old);
+}
+PID_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *next, struct rlimit64 *old) {
+  return REAL(prlimit64)(pid_v2r(pid), res, next, old);
+}
+
+int pid_syscall_args_in(long n, long a[6]) {
+  switch (n) {
+    case SYS_sched_setparam:
+    case SYS_sched_getparam:
+    case SYS_sched_setscheduler:
+    case SYS_sched_getscheduler:
+    case SYS_sched_rr_get_interval:
+    case SYS_sched_setaffinity:
+    case SYS_sched_getaffinity:
+    case SYS_sched_setattr:
+    case SYS_sched_getattr:
+    case SYS_prlimit64:
+    case SYS_process_vm_readv:
+    case SYS_process_vm_writev:
+    case SYS_migrate_pages:
+    case SYS_move_pages:
+    case SYS_get_robust_list:
+      a[0] = pid_v2r((pid_t)a[0]);
+      return 1;
+    case SYS_kcmp:
+      a[0] = pid_v2r((pid_t)a[0]);
+      a[1] = pid_v2r((pid_t)a[1]);
+      return 1;
+    case SYS_getpriority:
+    case SYS_setpriority:
+      a[1] = (long)prio_who((int)a[0], (id_t)a[1]);
+      return 1;
+    case SYS_ioprio_get:
+    case SYS_ioprio_set:
+      if (a[0] == IOPRIO_WHO_PROCESS || a[0] == IOPRIO_WHO_PGRP) a[1] = pid_v2r((pid_t)a[1]);
+      return 1;
+    default:
+      return 0;
+  }
+}

@@ -1,0 +1,94 @@
+/* Pids inside received signals.  The kernel fills si_pid with the sender's
+ * (or, for SIGCHLD, the child's) real pid; the program must see the virtual
+ * one.  An SA_SIGINFO handler is installed behind a trampoline of ours that
+ * rewrites the siginfo_t before calling it, and sigaction reports the
+ * program's own handler back, so the program never sees the substitution.
+ * The trampoline survives restart as it is: the core reinstalls the saved
+ * dispositions, and this library is mapped at the same address again. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "dmtcp/plugin.h"
+#include "pid_internal.h"
+
+#define NSIG_KERNEL 65
+
+NEXT_PTR(sigaction);
+NEXT_PTR(signal);
+NEXT_PTR(sigwaitinfo);
+NEXT_PTR(sigtimedwait);
+
+__attribute__((constructor)) static void resolve_all(void) {
+  (void)REAL(sigaction);
+  (void)REAL(signal);
+  (void)REAL(sigwaitinfo);
+  (void)REAL(sigtimedwait);
+}
+
+typedef void (*info_handler)(int, siginfo_t *, void *);
+
+/* The program's SA_SIGINFO handler per signal, where the trampoline stands
+ * in for it. */
+static _Atomic(info_handler) app_handler[NSIG_KERNEL];
+
+void pid_siginfo_out(int sig, siginfo_t *info) {
+  int code = info->si_code;
+  /* Only these codes put a pid in the union; for the others (faults, timers,
+   * SIGIO) the same bytes are an address, a timer id or a band. */
+  int has_pid = code == SI_USER || code == SI_QUEUE || code == SI_TKILL || code == SI_MESGQ ||
+                (sig == SIGCHLD && code >= CLD_EXITED && code <= CLD_CONTINUED);
+  if (has_pid && info->si_pid > 0) info->si_pid = pid_r2v_or_reaped(info->si_pid);
+}
+
+static void trampoline(int sig, siginfo_t *info, void *uc) {
+  info_handler h = sig > 0 && sig < NSIG_KERNEL ? atomic_load(&app_handler[sig]) : NULL;
+  if (info) pid_siginfo_out(sig, info);
+  if (h) h(sig, info, uc);
+}
+
+static int is_function(const struct sigaction *act) {
+  return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN && act->sa_handler != SIG_HOLD &&
+         act->sa_handler != SIG_ERR;
+}
+
+PID_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (sig <= 0 || sig >= NSIG_KERNEL) return REAL(sigaction)(sig, act, old);
+  struct sigaction mine;
+  const struct sigaction *pass = act;
+  info_handler previous = atomic_load(&app_handler[sig]);
+  if (act && (act->sa_flags & SA_SIGINFO) && is_function(act)) {
+    mine = *act;
+    /* Stored first: a signal arriving in between finds the new handler
+     * behind the old trampoline, as it would without us. */
+    atomic_store(&app_handler[sig], act->sa_sigaction);
+    mine.sa_sigaction = trampoline;
+    pass = &mine;
+  }
+  int r = REAL(sigaction)(sig, pass, old);
+  if (r < 0 && pass == &mine) atomic_store(&app_handler[sig], previous);
+  if (r == 0 && old && (old->sa_flags & SA_SIGINFO) && old->sa_sigaction == trampoline) old->sa_sigaction = previous;
+  return r;
+}
+
+/* signal() installs no SA_SIGINFO handler, but the one it replaces may be
+ * the trampoline: the program gets its own handler back, as from sigaction. */
+PID_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
+  info_handler previous = sig > 0 && sig < NSIG_KERNEL ? atomic_load(&app_handler[sig]) : NULL;
+  sighandler_t r = REAL(signal)(sig, handler);
+  if (r == (sighandler_t)(void (*)(void))trampoline && previous) return (sighandler_t)(void (*)(void))previous;
+  return r;
+}
+
+PID_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
+  int r = REAL(sigwaitinfo)(set, info);
+  if (r > 0 && info) pid_siginfo_out(r, info);
+  return r;
+}
+
+PID_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
+  int r = REAL(sigtimedwait)(set, info, timeout);
+  if (r > 0 && info) pid_siginfo_out(r, info);
+  return r;
+}
