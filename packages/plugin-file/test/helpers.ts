@@ -2,11 +2,10 @@
 // how to load it, its fixtures, and a checkpoint/kill/restart cycle with a
 // hook between the kill and the restart (where tests change the files).
 import { realpathSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  checkpointImages, compileFixture, corePackageRoot, kill9, parseJsonOutput, restart, runCli, sequenceValues,
+  checkpointImages, compileFixture, kill9, parseJsonOutput, restart, runCli, sequenceValues,
   assertConsecutive, waitForValueAbove, type CoordinatorRef, type Proc, type RunAs,
 } from '@dmtcp/core/testing';
 
@@ -46,12 +45,6 @@ export function pluginArgs(): Promise<string[]> {
     return ['--with-plugin', PLUGIN_LIB];
   })();
   return argsOnce;
-}
-
-/** Whether the core hands plugins the environment of `dmtcp restart`. */
-export async function coreHasRestartEnv(): Promise<boolean> {
-  const header = await readFile(path.join(corePackageRoot, 'include', 'dmtcp', 'plugin.h'), 'utf8');
-  return header.includes('dmtcp_restart_getenv');
 }
 
 /** Polls `check` (every 25 ms) until it returns a value; `describe` explains a timeout. */
