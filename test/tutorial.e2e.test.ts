@@ -841,7 +841,7 @@ describe('docs/plugin-tutorial.md', () => {
     for (const x of p) await kill9(x);
     const back = restart(images, coord);
     await back.waitForLine(/^tick \d+$/);
-    await waitForProcesses(coord.port, 2);
+    await waitForProcesses(coord.port, 2, { watch: back });
     await checkpointImages(coord);
     await waitFor(() => (back.stderr().match(/elect: pid/g) ?? []).length >= 2, 'the election after the restart', 20_000, () => back.describe());
     expectDocumentedOutput('elect.c', back.stderr());

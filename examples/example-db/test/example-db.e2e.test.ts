@@ -128,7 +128,7 @@ test('example-db: parent and child exchange current values at each checkpoint an
   await waitForProcesses(coord.port, 0);
   const back = restart(images, coord);
   const after = await pids(back);
-  await waitForProcesses(coord.port, 2);
+  await waitForProcesses(coord.port, 2, { watch: back });
   const ids = expectRound(await waitForRound(back, 2, 1), 2, 1, after);
   // same processes of the same computation, as far as dmtcp is concerned
   expect(ids).toEqual(upids);

@@ -60,7 +60,7 @@ test('restart --ckptdir sends later checkpoints to the new directory; --quit sto
   const elsewhere = await makeTmpDir('dmtcp-ckpt2-');
   proc = restart(first.images, { port: coord.port, ckptDir: elsewhere });
   const resumedAt = await waitForValueAbove(proc, COUNT, -1);
-  await waitForProcesses(coord.port, 1);
+  await waitForProcesses(coord.port, 1, { watch: proc });
   const second = await checkpointImages({ port: coord.port, ckptDir: elsewhere });
   expect(second.images.map((f) => path.dirname(f))).toEqual([elsewhere]);
   expect(existsSync(path.join(elsewhere, 'dmtcp_restart_script.sh'))).toBe(true);

@@ -28,7 +28,7 @@ test('shared anonymous, private file, PROT_NONE regions, stack and heap survive 
     await proc.kill9();
     await waitForProcesses(coord.port, 0);
     proc = restart(images, coord);
-    await waitForProcesses(coord.port, 1);
+    await waitForProcesses(coord.port, 1, { watch: proc });
     const mark = proc.lines().length;
     proc.write('check\n');
     const { line } = await proc.waitForLine(/^CHECK /, 20_000, { after: mark });

@@ -143,11 +143,27 @@ describe('dmtcp launch with plugins', () => {
     await expectRefused(lib, `dmtcp launch: plugin ${lib}: needs libe2edep.so, which the dynamic loader cannot find (install it or set LD_LIBRARY_PATH)`);
   });
 
-  test('a plugin package with a coordinator module: the module answers the C half\'s barrier', async () => {
+  test('a plugin package with a coordinator module: the module answers the C half\'s barrier and calls', async () => {
     const dir = await makeTmpDir('dmtcp-tplugin-');
     const lib = await buildPlugin(dir, 't', `#include <string.h>
 #include "dmtcp/plugin.h"
+static void call(const char *name) {
+  char reply[64];
+  size_t len = sizeof reply - 1;
+  int rc = dmtcp_coordinator_call(name, "ping", 4, reply, &len);
+  reply[rc == DMTCP_NS_OK ? len : 0] = 0;
+  dmtcp_log("t call %s: rc=%d %s", name, rc, reply);
+}
 void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
+  if (event == DMTCP_EVENT_INIT) {
+    call("t:echo");
+    call("t:missing");
+    call("t:boom");
+    char small[2];
+    size_t len = sizeof small;
+    int rc = dmtcp_coordinator_call("t:echo", "ping", 4, small, &len);
+    dmtcp_log("t small: rc=%d len=%d", rc, (int)len);
+  }
   if (event == DMTCP_EVENT_DRAIN) {
     const char *me = dmtcp_get_uniquepid_str();
     char reply[256];
@@ -170,6 +186,11 @@ void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
   policies: {
     't:phase': (records) => new Map(records.map((r) => [r.upid, Buffer.from('n=' + records.length + ' self=' + (r.payload.toString() === r.upid ? 'ok' : 'wrong') + ' prog=' + r.hello.prog)])),
   },
+  calls: {
+    't:echo': (c) => Buffer.from(c.payload.toString() + ' from ' + c.hello.prog + ' ' + /^[0-9a-f]{16}$/.test(c.upid)),
+    't:boom': () => { throw new Error('boom'); },
+  },
+  processLeft: (upid, hello) => process.stdout.write('t left ' + hello.prog + ' ' + upid + '\\n'),
 };
 `, { mode: 0o644 });
     const listed = await listPlugins(['--with-plugin', pkg]);
@@ -179,6 +200,13 @@ void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
     const coord = await startCoordinator();
     const procs: Proc[] = [launch(exe, [], { ...coord, args: ['--with-plugin', pkg] }), launch(exe, [], { ...coord, args: ['--with-plugin', pkg] })];
     for (const p of procs) await p.waitForLine(/^count 3$/);
+    for (const p of procs) {
+      // The first call comes right after HELLO, before the module is loaded: it waits for the load.
+      expect(p.stderr()).toContain('t call t:echo: rc=1 ping from counter true');
+      expect(p.stderr()).toContain('t call t:missing: rc=0 ');
+      expect(p.stderr()).toContain('t call t:boom: rc=-1 ');
+      expect(p.stderr()).toContain('t small: rc=-2 len=22');
+    }
     await waitForProcesses(coord.port, 2);
     const reply = await checkpoint(coord.port);
     expect(reply['ok']).toBe(true);
@@ -187,5 +215,7 @@ void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
       expect(line).toBe('t reply: n=2 self=ok prog=counter');
     }
     expect(coord.proc.lines().some((l) => l.includes('plugin t: coordinator module loaded (1 policy)'))).toBe(true);
+    await procs[0]!.kill9();
+    await coord.proc.waitForLine(/^t left counter [0-9a-f]{16}$/);
   });
 });

@@ -69,7 +69,7 @@ test('a parent, 3 children and 3 grandchildren restart as the same tree, twice',
     await proc.kill9();
     await waitForProcesses(coord.port, 0);
     proc = restart(images, coord);
-    pids = ((await waitForProcesses(coord.port, 7)).processes as { pid: number }[]).map((p) => p.pid);
+    pids = ((await waitForProcesses(coord.port, 7, { watch: proc })).processes as { pid: number }[]).map((p) => p.pid);
     const after = await relations(proc, pids);
     expect(shape(after)).toEqual(before);
   }

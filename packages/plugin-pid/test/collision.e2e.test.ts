@@ -45,7 +45,7 @@ async function restartOnPid(images: string[], coord: CoordinatorRef, pid: number
     steerNextPid(pid);
     const proc = restart(images, coord);
     if (proc.pid === pid) return proc;
-    await waitForProcesses(coord.port, 7);
+    await waitForProcesses(coord.port, 7, { watch: proc });
     await killComputation(proc, coord.port);
   }
   throw new Error(`could not restart with pid ${pid}`);

@@ -28,7 +28,7 @@ test('exec keeps the virtual pid and the children it knows, across two restarts'
   await proc.kill9();
   await waitForProcesses(coord.port, 0);
   proc = restart(images, coord);
-  await waitForProcesses(coord.port, 2);
+  await waitForProcesses(coord.port, 2, { watch: proc });
   for (const pid of await realPids(coord.port)) strays.add(pid);
   expect(proc.pid).not.toBe(vpid);
   let mark = proc.mark();
@@ -45,7 +45,7 @@ test('exec keeps the virtual pid and the children it knows, across two restarts'
   await proc.kill9();
   await waitForProcesses(coord.port, 0);
   proc = restart(images, coord);
-  await waitForProcesses(coord.port, 1);
+  await waitForProcesses(coord.port, 1, { watch: proc });
   mark = proc.mark();
   process.kill(proc.pid, 'SIGUSR1');
   const again = await proc.waitForLine(/^AGAIN pid=(\d+)$/, 20_000, { after: mark });

@@ -48,7 +48,7 @@ test('a popen stream read line by line survives two restarts (with the file plug
     seen.push(...got(proc));
     last = seen.at(-1)!.n;
     proc = restart(images, { ...coord, env: plugins.env });
-    await waitForProcesses(coord.port, 2);
+    await waitForProcesses(coord.port, 2, { watch: proc });
     for (const pid of await realPids(coord.port)) strays.add(pid);
   }
   const { match } = await proc.waitForLine(/^STREAM status=(-?\d+) sigchld=(-?\d+)$/, 30_000);

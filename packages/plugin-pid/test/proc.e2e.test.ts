@@ -72,7 +72,7 @@ test.each([
     await waitForProcesses(coord.port, 0);
 
     proc = restart(images, { ...coord, user });
-    await waitForProcesses(coord.port, 2);
+    await waitForProcesses(coord.port, 2, { watch: proc });
     const real = await realPids(coord.port);
     for (const pid of real) strays.add(pid);
     expect(real, 'the kernel gave both processes new pids').not.toContain(vpid);

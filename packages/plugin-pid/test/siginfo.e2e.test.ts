@@ -60,7 +60,7 @@ test('si_pid of SIGCHLD and of signals from the computation is the virtual pid, 
     await waitForProcesses(coord.port, 0);
 
     proc = restart(images, coord);
-    await waitForProcesses(coord.port, 4);
+    await waitForProcesses(coord.port, 4, { watch: proc });
     const real = await realPids(coord.port);
     for (const pid of real) strays.add(pid);
     // The kernel's pids changed: a pass below means translation happened.

@@ -102,7 +102,7 @@ async function cycle(proc: Proc, coord: { port: number; ckptDir: string }, n = 1
   await proc.kill9();
   await waitForProcesses(coord.port, 0);
   const next = restart(images, { ...coord, user });
-  await waitForProcesses(coord.port, n);
+  await waitForProcesses(coord.port, n, { watch: next });
   for (const pid of await realPids(coord.port)) strays.add(pid);
   return next;
 }

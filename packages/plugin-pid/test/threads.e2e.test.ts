@@ -61,7 +61,7 @@ test('threads keep their tids over two restarts and signals by tid reach them', 
     await waitForProcesses(coord.port, 0);
 
     proc = restart(images, coord);
-    await waitForProcesses(coord.port, 1);
+    await waitForProcesses(coord.port, 1, { watch: proc });
     const after = await report(proc, false);
     expect(after, `cycle ${cycle}`).toEqual(before);
     // The program sees its old ids; the kernel knows the threads by new ones.
@@ -84,7 +84,7 @@ test('a thread created after restart on a real tid that is a virtual tid in use 
   await proc.kill9();
   await waitForProcesses(coord.port, 0);
   proc = restart(images, coord);
-  await waitForProcesses(coord.port, 1);
+  await waitForProcesses(coord.port, 1, { watch: proc });
   expect(await report(proc, false)).toEqual(before);
 
   // Thread 2's virtual tid is free as a real tid now; steer the new thread onto it.

@@ -40,7 +40,7 @@ test.each([
     await waitForProcesses(coord.port, 0);
 
     proc = restart(images, { ...coord, user });
-    await waitForProcesses(coord.port, 7);
+    await waitForProcesses(coord.port, 7, { watch: proc });
     pids = await realPids(coord.port);
     const after = await reportIds(proc, pids);
     expect(Object.fromEntries(after), `cycle ${cycle}`).toEqual(Object.fromEntries(before));

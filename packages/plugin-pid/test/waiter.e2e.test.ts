@@ -31,7 +31,7 @@ test('waitpid and waitid blocked at checkpoint time return the right worker afte
     await proc.kill9();
     await waitForProcesses(coord.port, 0);
     proc = restart(images, coord);
-    await waitForProcesses(coord.port, 3);
+    await waitForProcesses(coord.port, 3, { watch: proc });
     for (const pid of await realPids(coord.port)) strays.add(pid);
     await new Promise((r) => setTimeout(r, 200));
     expect(proc.lines().filter((l) => l.startsWith('WAIT')), 'nothing returned early').toEqual([]);

@@ -109,6 +109,18 @@ int dmtcp_send_query_to_coordinator(const void *key, size_t key_len, void *val, 
  * must load the plugin, or the barrier never completes. */
 int dmtcp_global_barrier(const char *name, const void *record, size_t record_len, void *reply, size_t *reply_len);
 
+/* ---- calls to the plugin's coordinator module, at any time ---- */
+/* Sends `request` to the handler that a coordinator module registered for
+ * `name` ("<plugin>:<what>") and waits for its answer, copied to `reply`
+ * (*reply_len: size in, size out; reply may be NULL).  Unlike a barrier it
+ * involves only the caller: use it for decisions that must be made now and
+ * for the whole computation (allocating an id, say).  Safe from any thread
+ * outside signal handlers, on its own connection; costs one round trip.
+ * Returns DMTCP_NS_OK, DMTCP_NS_NOT_FOUND (no module answers `name`),
+ * DMTCP_NS_BUFFER_TOO_SMALL or DMTCP_NS_ERROR (no coordinator, or the
+ * handler failed). */
+int dmtcp_coordinator_call(const char *name, const void *request, size_t request_len, void *reply, size_t *reply_len);
+
 /* ---- utilities safe at checkpoint time ---- */
 /* printf-like (%s %d %u %x %p %c, l/z modifiers) to stderr with one write(2):
  * no stdio lock, no malloc.  Use it instead of printf in event handlers. */

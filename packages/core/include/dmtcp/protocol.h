@@ -32,6 +32,8 @@
 #define DMT_USER_REPLY 12      /* coord -> cli: payload = JSON */
 #define DMT_KILL 13            /* coord -> worker: terminate the process */
 #define DMT_ROUND_FAILED 14    /* coord -> worker: the round was aborted; resume */
+#define DMT_PLUGIN_CALL 15     /* worker -> coord: name = call ("<plugin>:<what>"), payload = request */
+#define DMT_PLUGIN_RESULT 16   /* coord -> worker: extra = DMTCP_CALL_* status, payload = answer */
 
 /* HELLO kinds, in the `extra` field. */
 #define DMTCP_HELLO_LAUNCH 0
@@ -42,6 +44,11 @@
 /* KV_VALUE status, in the `extra` field. */
 #define DMTCP_KV_OK 0
 #define DMTCP_KV_MISSING 1
+
+/* PLUGIN_RESULT status, in the `extra` field. */
+#define DMTCP_CALL_OK 0
+#define DMTCP_CALL_UNKNOWN 1 /* no coordinator module answers that call */
+#define DMTCP_CALL_FAILED 2  /* the module threw; payload = its message */
 
 /* Barriers the core runs in every checkpoint and restart. */
 #define DMTCP_BARRIER_SUSPENDED "ckpt:suspended"

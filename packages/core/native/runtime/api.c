@@ -124,6 +124,31 @@ EXPORT int dmtcp_global_barrier(const char *name, const void *record, size_t rec
   return g_last_release_len > cap ? DMTCP_NS_BUFFER_TOO_SMALL : DMTCP_NS_OK;
 }
 
+/* A connection of its own per call: the process's coordinator socket
+ * belongs to the checkpoint thread, and a call may come from any thread. */
+EXPORT int dmtcp_coordinator_call(const char *name, const void *request, size_t request_len, void *reply,
+                                  size_t *reply_len) {
+  if (!g_rt.enabled || !name || !*name || strlen(name) >= DMTCP_MSG_NAME_LEN ||
+      request_len > DMTCP_MSG_MAX_PAYLOAD || (request_len && !request))
+    return DMTCP_NS_ERROR;
+  int fd = coord_connect();
+  if (fd < 0) return DMTCP_NS_ERROR;
+  size_t cap = reply && reply_len ? *reply_len : 0;
+  struct msg m;
+  int r = DMTCP_NS_ERROR;
+  if (coord_send(fd, DMT_PLUGIN_CALL, 0, name, request, request_len) == 0 &&
+      coord_recv(fd, &m, cap ? reply : NULL, cap) == 0 && m.hdr.type == DMT_PLUGIN_RESULT) {
+    if (m.hdr.extra == DMTCP_CALL_UNKNOWN) {
+      r = DMTCP_NS_NOT_FOUND;
+    } else if (m.hdr.extra == DMTCP_CALL_OK) {
+      if (reply_len) *reply_len = m.hdr.payload_len;
+      r = m.hdr.payload_len > cap && reply_len ? DMTCP_NS_BUFFER_TOO_SMALL : DMTCP_NS_OK;
+    }
+  }
+  close(fd);
+  return r;
+}
+
 EXPORT const char *dmtcp_restart_getenv(const char *name) {
   if (!name || !g_rt.restart_env) return NULL;
   size_t n = strlen(name);

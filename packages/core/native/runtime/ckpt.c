@@ -167,7 +167,7 @@ failed:
  * waiting in its signal handler. */
 static void after_restart(void) {
   int expected = 0;
-  for (int i = 0; i < MAX_THREADS; i++) {
+  for (int i = 0; i < threads_used(); i++) {
     int st = atomic_load(&g_threads[i].state);
     if (st == T_SUSPENDED || &g_threads[i] == ckpt_self) expected++;
   }

@@ -130,7 +130,7 @@ static int is_zero_page(const void *p) {
 }
 
 static uint64_t main_stack_sp(void) {
-  for (int i = 0; i < MAX_THREADS; i++)
+  for (int i = 0; i < threads_used(); i++)
     if (g_threads[i].kind == TK_MAIN && atomic_load(&g_threads[i].state) == T_SUSPENDED) return g_threads[i].ctx.rsp;
   return 0;
 }
@@ -359,7 +359,7 @@ static void json_meta(struct sbuf *sb, const struct builder *b, uint64_t ckpt_ns
   sb_putu(sb, ckpt_ns);
   sb_puts(sb, "\",\"threads\":[");
   int first = 1;
-  for (int i = 0; i < MAX_THREADS; i++) {
+  for (int i = 0; i < threads_used(); i++) {
     const struct thread_rec *t = &g_threads[i];
     int st = atomic_load(&t->state);
     if (st != T_SUSPENDED && !(t->kind == TK_CKPT && st == T_RUNNING)) continue;
@@ -416,7 +416,7 @@ static int pwrite_all(int fd, const void *buf, uint64_t len, uint64_t off) {
 
 /* The checkpoint thread's own state, as the restore code will need it. */
 static void save_own_thread_state(void) {
-  for (int i = 0; i < MAX_THREADS; i++) {
+  for (int i = 0; i < threads_used(); i++) {
     struct thread_rec *t = &g_threads[i];
     if (t->kind != TK_CKPT || t->tid != (pid_t)sys_gettid()) continue;
     sys_rt_sigprocmask(SIG_BLOCK, NULL, &t->sigmask);
@@ -429,7 +429,7 @@ static void save_own_thread_state(void) {
 }
 
 static struct thread_rec *own_rec(void) {
-  for (int i = 0; i < MAX_THREADS; i++)
+  for (int i = 0; i < threads_used(); i++)
     if (g_threads[i].kind == TK_CKPT && g_threads[i].tid == (pid_t)sys_gettid()) return &g_threads[i];
   return NULL;
 }

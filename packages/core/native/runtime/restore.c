@@ -51,7 +51,7 @@ void dmtcp_restore_entry(const struct dmtcp_restart_info *info) {
   const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
                               CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
   struct thread_rec *main_thread = NULL;
-  for (int i = 0; i < MAX_THREADS; i++) {
+  for (int i = 0; i < threads_used(); i++) {
     struct thread_rec *t = &g_threads[i];
     int st = atomic_load(&t->state);
     int is_ckpt = t->kind == TK_CKPT && st == T_RUNNING;

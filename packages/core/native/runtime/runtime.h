@@ -83,6 +83,10 @@ struct thread_rec {
 };
 
 HIDDEN extern struct thread_rec g_threads[MAX_THREADS];
+/* Slots [0, threads_used()) may be in use: scans stop there instead of
+ * reading (and, after a fork, faulting in) the whole table. */
+HIDDEN extern _Atomic int g_threads_used;
+static inline int threads_used(void) { return atomic_load(&g_threads_used); }
 HIDDEN extern int g_sigckpt;
 HIDDEN extern long g_tid_offset;   /* offset of the tid field inside struct pthread */
 HIDDEN void threads_init_main(void);

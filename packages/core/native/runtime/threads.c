@@ -17,6 +17,7 @@
 #endif
 
 struct thread_rec g_threads[MAX_THREADS];
+_Atomic int g_threads_used;
 int g_sigckpt = 60;
 long g_tid_offset = -1;
 
@@ -65,6 +66,7 @@ struct thread_rec *thread_alloc(int kind) {
     if (st == T_FREE) {
       memset(t, 0, sizeof *t);
       t->kind = kind;
+      if (i >= threads_used()) atomic_store(&g_threads_used, i + 1);
       atomic_store(&t->state, T_CREATING);
       found = t;
       break;
@@ -87,9 +89,12 @@ void threads_reset_after_fork(void) {
   /* Only the forking thread lives on in the child, with a new tid but the
    * same struct pthread. */
   pthread_t self = pthread_self();
-  for (int i = 0; i < MAX_THREADS; i++) {
+  for (int i = 0; i < threads_used(); i++) {
     struct thread_rec *t = &g_threads[i];
-    if (atomic_load(&t->state) != T_FREE && t->kind != TK_CKPT && pthread_equal(t->pthread, self)) {
+    /* Free slots stay untouched: a store would copy their page (the table
+     * spans megabytes), and the child pays for every page it copies. */
+    if (atomic_load(&t->state) == T_FREE) continue;
+    if (t->kind != TK_CKPT && pthread_equal(t->pthread, self)) {
       t->kind = TK_MAIN;
       atomic_store(&t->tid, (pid_t)sys_gettid());
       atomic_store(&t->state, T_RUNNING);
@@ -101,7 +106,7 @@ void threads_reset_after_fork(void) {
 }
 
 static struct thread_rec *lookup_tid(pid_t tid) {
-  for (int i = 0; i < MAX_THREADS; i++)
+  for (int i = 0; i < threads_used(); i++)
     if (atomic_load(&g_threads[i].tid) == tid && atomic_load(&g_threads[i].state) != T_FREE) return &g_threads[i];
   return NULL;
 }
@@ -156,7 +161,7 @@ int threads_suspend_all(void) {
   int pid = (int)sys_getpid();
   int requested = 0;
   table_acquire();
-  for (int i = 0; i < MAX_THREADS; i++) {
+  for (int i = 0; i < threads_used(); i++) {
     struct thread_rec *t = &g_threads[i];
     int expected = T_RUNNING;
     if (t->kind == TK_CKPT || t->tid == 0) continue;
@@ -171,7 +176,7 @@ int threads_suspend_all(void) {
   for (;;) {
     int seen = atomic_load(&suspended_count);
     int pending = 0;
-    for (int i = 0; i < MAX_THREADS; i++) {
+    for (int i = 0; i < threads_used(); i++) {
       struct thread_rec *t = &g_threads[i];
       if (atomic_load(&t->state) != T_SUSPEND_REQ) continue;
       if (sys_tgkill(pid, t->tid, 0) == -ESRCH) atomic_store(&t->state, T_FREE);

@@ -14,11 +14,16 @@ import {
   DMT_DO_CHECKPOINT,
   DMT_HELLO,
   DMT_KILL,
+  DMT_PLUGIN_CALL,
+  DMT_PLUGIN_RESULT,
   DMT_REJECT,
   DMT_ROUND_FAILED,
   DMT_UPDATE,
   DMT_USER_CMD,
   DMT_USER_REPLY,
+  DMTCP_CALL_FAILED,
+  DMTCP_CALL_OK,
+  DMTCP_CALL_UNKNOWN,
   DMTCP_DEFAULT_COORD_PORT,
   DMTCP_HELLO_EXEC,
   DMTCP_HELLO_FORK,
@@ -28,7 +33,7 @@ import {
 import { encodeFrame, FrameDecoder, type Frame, hex64, jsonPayload, parseHex64, parseJsonPayload } from '../protocol/codec.ts';
 import { BARRIER_WRITTEN, collectImages, resolveReplies, Round, type WrittenImage } from './barriers.ts';
 import { KvStore, nameService, type NameService } from './kv.ts';
-import type { CoordinatorPlugin, PluginResponse, ResetScope } from '../plugin/index.ts';
+import type { CallHandler, CoordinatorPlugin, PluginResponse, ResetScope } from '../plugin/index.ts';
 import { loadCoordinatorModule } from '../plugin/modules.ts';
 import { defaultDmtcpCommand, renderRestartScript, writeRestartScripts } from './restart-script.ts';
 import type {
@@ -64,7 +69,7 @@ export interface CoordinatorOptions {
 }
 
 /** Frame types the coordinator handles itself; plugins cannot take them. */
-const CORE_FRAME_TYPES = new Set([DMT_HELLO, DMT_BARRIER, DMT_UPDATE, DMT_USER_CMD]);
+const CORE_FRAME_TYPES = new Set([DMT_HELLO, DMT_BARRIER, DMT_UPDATE, DMT_USER_CMD, DMT_PLUGIN_CALL, DMT_PLUGIN_RESULT]);
 
 /** The core's own barriers: no plugin module can hold their policy. */
 function isCoreBarrier(name: string): boolean {
@@ -183,6 +188,7 @@ export class Coordinator {
   private readonly conns = new Set<Conn>();
   private readonly workers = new Map<string, Worker>();
   private readonly plugins = new Map<string, CoordinatorPlugin>();
+  private readonly callHandlers = new Map<string, { plugin: string; handle: CallHandler }>();
   private readonly requestHandlers = new Map<number, { plugin: string; handle: NonNullable<CoordinatorPlugin['requests']>[number] }>();
   private readonly kv: NameService = nameService();
   private readonly moduleLoader: ((lib: string) => Promise<CoordinatorPlugin | null>) | null;
@@ -267,8 +273,14 @@ export class Coordinator {
       const owner = this.requestHandlers.get(type);
       if (owner) throw new Error(`frame type ${type} is already handled by plugin ${owner.plugin}`);
     }
+    const calls = Object.entries(plugin.calls ?? {});
+    for (const [name] of calls) {
+      const owner = this.callHandlers.get(name);
+      if (owner) throw new Error(`call "${name}" is already answered by plugin ${owner.plugin}`);
+    }
     this.plugins.set(plugin.name, plugin);
     const removers = policies.map(([name, fn]) => this.registerPolicy(name, fn));
+    for (const [name, handle] of calls) this.callHandlers.set(name, { plugin: plugin.name, handle });
     for (const [type, handle] of requests) this.requestHandlers.set(type, { plugin: plugin.name, handle });
     return () => {
       if (this.plugins.get(plugin.name) !== plugin) return;
@@ -276,6 +288,9 @@ export class Coordinator {
       for (const r of removers) r();
       for (const [type] of requests) {
         if (this.requestHandlers.get(type)?.plugin === plugin.name) this.requestHandlers.delete(type);
+      }
+      for (const [name] of calls) {
+        if (this.callHandlers.get(name)?.plugin === plugin.name) this.callHandlers.delete(name);
       }
     };
   }
@@ -402,8 +417,37 @@ export class Coordinator {
         return this.onUpdate(conn, f);
       case DMT_USER_CMD:
         return this.onUserCommand(conn, f);
+      case DMT_PLUGIN_CALL:
+        return this.onPluginCall(conn, f);
       default:
         return this.onPluginRequest(conn, f);
+    }
+  }
+
+  /** A call may arrive before the module of the caller's plugin is loaded
+   *  (the first thing a plugin does after its process said HELLO). */
+  private onPluginCall(conn: Conn, f: Frame): void {
+    const answer = (extra: number, payload?: Buffer): void => {
+      this.send(conn, encodeFrame({ type: DMT_PLUGIN_RESULT, name: f.name, extra, upid: f.upid, compId: this.compId ?? 0n, generation: this.generation, payload }));
+    };
+    const h = this.callHandlers.get(f.name);
+    if (!h) {
+      if (this.moduleLoads.size > 0) {
+        void Promise.allSettled([...this.moduleLoads]).then(() => {
+          if ((conn.role as Role) !== 'closed' && !this.stopping) this.onPluginCall(conn, f);
+        });
+        return;
+      }
+      answer(DMTCP_CALL_UNKNOWN);
+      return;
+    }
+    const worker = this.workers.get(hex64(f.upid)) ?? null;
+    try {
+      answer(DMTCP_CALL_OK, h.handle({ upid: worker?.key ?? null, hello: worker?.info ?? null, payload: f.payload }) ?? undefined);
+    } catch (e) {
+      const msg = (e as Error).message;
+      this.log(`plugin ${h.plugin}: call ${f.name} failed: ${msg}`);
+      answer(DMTCP_CALL_FAILED, Buffer.from(msg));
     }
   }
 
@@ -607,6 +651,13 @@ export class Coordinator {
   }
 
   private onWorkerLeft(w: Worker): void {
+    for (const p of this.plugins.values()) {
+      try {
+        p.processLeft?.(w.key, w.info);
+      } catch (e) {
+        this.log(`plugin ${p.name}: processLeft failed: ${(e as Error).message}`);
+      }
+    }
     const r = this.round;
     if (!r || !r.core.has(w.key)) return;
     // A process that exits before it stopped for this round is simply not

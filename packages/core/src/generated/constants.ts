@@ -37,12 +37,21 @@ export const DMT_USER_REPLY = 12;
 export const DMT_KILL = 13;
 /** coord -> worker: the round was aborted; resume */
 export const DMT_ROUND_FAILED = 14;
+/** worker -> coord: name = call ("<plugin>:<what>"), payload = request */
+export const DMT_PLUGIN_CALL = 15;
+/** coord -> worker: extra = DMTCP_CALL_* status, payload = answer */
+export const DMT_PLUGIN_RESULT = 16;
 export const DMTCP_HELLO_LAUNCH = 0;
 export const DMTCP_HELLO_FORK = 1;
 export const DMTCP_HELLO_EXEC = 2;
 export const DMTCP_HELLO_RESTART = 3;
 export const DMTCP_KV_OK = 0;
 export const DMTCP_KV_MISSING = 1;
+export const DMTCP_CALL_OK = 0;
+/** no coordinator module answers that call */
+export const DMTCP_CALL_UNKNOWN = 1;
+/** the module threw; payload = its message */
+export const DMTCP_CALL_FAILED = 2;
 export const DMTCP_BARRIER_SUSPENDED = "ckpt:suspended";
 /** temp images complete; then renamed */
 export const DMTCP_BARRIER_WRITTEN = "ckpt:written";

@@ -51,6 +51,19 @@ export interface PluginResponse {
 /** Answers one kind of frame. Throwing drops the frame with a log line. */
 export type RequestHandler = (req: PluginRequest) => PluginResponse | void;
 
+/** A call a process made with dmtcp_coordinator_call(). */
+export interface PluginCall {
+  /** The caller, or null when it is not (or no longer) a process of the computation. */
+  upid: string | null;
+  /** What the caller told the coordinator about itself, when known. */
+  hello: HelloInfo | null;
+  payload: Buffer;
+}
+
+/** Answers a call; the Buffer goes back to the caller (nothing: an empty
+ *  answer). Throwing fails the call (the caller gets DMTCP_NS_ERROR). */
+export type CallHandler = (call: PluginCall) => Buffer | void;
+
 /** When the coordinator forgets what processes told it: at the start of each
  *  checkpoint or restart round, and when the last process has gone. */
 export type ResetScope = 'round' | 'computation';
@@ -64,6 +77,10 @@ export interface CoordinatorPlugin {
    *  Third-party plugins have no use for this: only the core runtime sends
    *  frames of its own. */
   readonly requests?: Readonly<Record<number, RequestHandler>>;
+  /** Call name ("<name>:<what>") to handler, for dmtcp_coordinator_call(). */
+  readonly calls?: Readonly<Record<string, CallHandler>>;
+  /** A process left the computation (exited, was killed, or lost its connection). */
+  readonly processLeft?: (upid: string, hello: HelloInfo) => void;
   readonly reset?: (scope: ResetScope) => void;
 }
 
@@ -95,6 +112,15 @@ export function coordinatorPluginProblem(value: unknown): string | null {
       if (typeof fn !== 'function') return `request handler ${k} is not a function`;
     }
   }
-  if (v['reset'] !== undefined && typeof v['reset'] !== 'function') return '"reset" is not a function';
+  const calls = v['calls'];
+  if (calls !== undefined) {
+    if (typeof calls !== 'object' || calls === null || Array.isArray(calls)) return '"calls" is not an object';
+    for (const [k, fn] of Object.entries(calls)) {
+      if (typeof fn !== 'function') return `call "${k}" is not a function`;
+    }
+  }
+  for (const hook of ['reset', 'processLeft']) {
+    if (v[hook] !== undefined && typeof v[hook] !== 'function') return `"${hook}" is not a function`;
+  }
   return null;
 }

@@ -242,17 +242,71 @@ export async function status(port: number, opts: CliOptions & { timeoutMs?: numb
   return reply as StatusReply;
 }
 
-/** Poll the coordinator until `num_processes` is n (processes connect and leave asynchronously). */
-export async function waitForProcesses(port: number, n: number, timeoutMs = 15_000): Promise<StatusReply> {
+/**
+ * Poll the coordinator until `num_processes` is n (processes connect and
+ * leave asynchronously). `watch`: a process whose output the timeout error
+ * shows (say, the restart that should bring them back).
+ */
+export async function waitForProcesses(
+  port: number,
+  n: number,
+  opts: { timeoutMs?: number; watch?: Proc } = {},
+): Promise<StatusReply> {
+  const timeoutMs = opts.timeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await status(port);
     if (s.num_processes === n) return s;
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${n} processes at the coordinator on port ${port}; last status ${JSON.stringify(s)}`);
+      const watched = opts.watch ? `\n${opts.watch.describe()}\n${await describeTree(opts.watch.pid)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${n} processes at the coordinator on port ${port}; last status ${JSON.stringify(s)}${watched}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Every task below `root` with its state and where the kernel has it
+ *  waiting: what a hung restart looks like from outside. */
+async function describeTree(root: number): Promise<string> {
+  const stat = async (dir: string): Promise<{ ppid: number; state: string; comm: string } | null> => {
+    try {
+      const text = await readFile(`${dir}/stat`, 'utf8');
+      const close = text.lastIndexOf(')');
+      const fields = text.slice(close + 2).split(' ');
+      return { comm: text.slice(text.indexOf('(') + 1, close), state: fields[0] ?? '?', ppid: Number(fields[1]) };
+    } catch {
+      return null;
+    }
+  };
+  const wchan = (dir: string): Promise<string> => readFile(`${dir}/wchan`, 'utf8').catch(() => '?');
+  const procs = new Map<number, { ppid: number; state: string; comm: string }>();
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = await stat(`/proc/${name}`);
+    if (s) procs.set(Number(name), s);
+  }
+  const below = new Set([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, s] of procs) {
+      if (!below.has(pid) && below.has(s.ppid)) {
+        below.add(pid);
+        grew = true;
+      }
+    }
+  }
+  const lines = ['--- tasks below the watched process (pid ppid state wchan comm; threads indented) ---'];
+  for (const pid of [...below].sort((a, b) => a - b)) {
+    const s = procs.get(pid);
+    if (!s) continue;
+    lines.push(`${pid} ${s.ppid} ${s.state} ${await wchan(`/proc/${pid}`)} ${s.comm}`);
+    for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+      if (Number(tid) === pid) continue;
+      const t = await stat(`/proc/${pid}/task/${tid}`);
+      if (t) lines.push(`  ${tid} ${t.state} ${await wchan(`/proc/${pid}/task/${tid}`)} ${t.comm}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** SIGKILL a target (its whole process group) and wait for it to be gone. */
