@@ -34,6 +34,17 @@ static inline long pid_sys3(long n, long a, long b, long c) {
   __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
   return ret;
 }
+static inline long pid_sys6(long n, long a, long b, long c, long d, long e, long f) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
 static inline pid_t pid_sys_getpid(void) { return (pid_t)pid_sys3(SYS_getpid, 0, 0, 0); }
 static inline pid_t pid_sys_gettid(void) { return (pid_t)pid_sys3(SYS_gettid, 0, 0, 0); }
 static inline int pid_sys_kill0(pid_t pid) { return (int)pid_sys3(SYS_kill, pid, 0, 0); }
@@ -87,10 +98,29 @@ PID_HIDDEN int pid_table_vid_conflict(pid_t real);
 /* A number no entry uses as a virtual id and no task currently holds,
  * counted down from pid_max; 0 when none is found. */
 PID_HIDDEN pid_t pid_table_free_vid(void);
+/* No entry uses n, as virtual or real id, and no task of this host holds it. */
+PID_HIDDEN int pid_table_id_free(pid_t n);
+PID_HIDDEN int pid_table_pid_max(void);
 /* Frees slots a writer claimed but never published (a fork child, whose
  * other threads vanished mid-write). */
 PID_HIDDEN void pid_table_sweep(void);
 PID_HIDDEN void pid_table_set_pid_max(int pid_max);
+
+/* ---- ids unique in the computation (pid_claim.c) ----
+ * Every virtual id is claimed from the coordinator module, which knows the
+ * ids of every host.  pid_claim returns `wanted` when granted; otherwise,
+ * with exact, 0; without it another id free here and everywhere.  When no
+ * module answers (the library loaded without its package), every claim is
+ * granted: ids are then unique on this host only. */
+PID_HIDDEN pid_t pid_claim(pid_t wanted, int exact);
+/* A fork child's claim decides whether it is kept; its parent waits for
+ * that verdict.  The parent opens a gate before each fork attempt, the
+ * child tells (1: kept) and the parent waits (returns 1 when kept, 0 when
+ * the child refused itself or died first, or the fork failed: child <= 0).  Without a gate (no memory for
+ * it) telling and waiting do nothing and waiting says kept. */
+PID_HIDDEN void pid_fork_gate_open(void);
+PID_HIDDEN void pid_fork_gate_tell(int kept);
+PID_HIDDEN int pid_fork_gate_wait(pid_t child);
 
 /* ---- this process (pid_plugin.c) ---- */
 /* Counts the restarts this process went through: a wait blocked at
@@ -148,6 +178,18 @@ PID_HIDDEN void pid_spawn_atfork_child(void);
 /* Arguments of the scheduling and resource system calls that name a task;
  * returns 1 when n is one of them (pid_resource.c). */
 PID_HIDDEN int pid_syscall_args_in(long n, long a[6]);
+
+/* ---- children ended but not reaped, across a restart (pid_zombie.c) ----
+ * Checkpoint: notes them (at WRITE_CKPT).  Restart: makes each again, dead
+ * the same way, under its virtual pid (after the table is loaded, which
+ * drops entries of other processes). */
+PID_HIDDEN void pid_zombie_checkpoint(void);
+PID_HIDDEN void pid_zombie_restart(void);
+/* A wait result for real pid `real`: a recreated child reports its status
+ * of the first life (it could not dump core again), and is then reaped. */
+PID_HIDDEN int pid_zombie_wait_status(pid_t real, int status);
+/* The same for waitid's siginfo_t, si_pid still real; take: not WNOWAIT. */
+PID_HIDDEN void pid_zombie_siginfo(siginfo_t *info, int take);
 
 #define PID_LOG(...)                    \
   do {                                  \

@@ -236,6 +236,18 @@ static void on_init(void) {
     vpid = state[0] == '^' ? adopt_spawn_state(state, real) : adopt_exec_state(state, real);
     unsetenv(PID_EXEC_ENV);
   }
+  if (!state || state[0] == '^') {
+    /* A new process of the computation (an exec keeps its claim).  A
+     * launched one cannot be forked again: it takes another number.  A
+     * spawned one was already named by its parent. */
+    pid_t got = pid_claim(vpid, state != NULL);
+    if (got > 0 && got != vpid) {
+      PID_LOG(LOG_PREFIX "pid %d is a virtual id elsewhere in the computation: virtual pid %d", (int)vpid, (int)got);
+      vpid = got;
+    } else if (got <= 0) {
+      dmtcp_log(LOG_PREFIX "virtual pid %d is also used on another host of the computation", (int)vpid);
+    }
+  }
   g_pid_vpid = vpid;
   g_pid_real = real;
   pid_table_put(vpid, real, vpid, NULL);
@@ -256,7 +268,8 @@ static void on_thread_start(void) {
   if (pid_table_vid_conflict(real)) {
     /* A restarted task already answers to this number. */
     pid_t alt = pid_table_free_vid();
-    if (alt) vid = alt;
+    if (alt) alt = pid_claim(alt, 0);
+    if (alt > 0) vid = alt;
     PID_LOG(LOG_PREFIX "new thread %d: that tid is a virtual id in use; virtual tid %d", (int)real, (int)vid);
   }
   int slot = pid_table_put(vid, real, g_pid_vpid, own_tid_address(real));
@@ -274,8 +287,11 @@ static void on_thread_start(void) {
 void pid_fork_child_setup(void) {
   pid_t real = pid_sys_getpid();
   if (g_pid_real == real) return;
-  if (pid_table_vid_conflict(real)) {
-    if (t_pid_fork_attempt < PID_FORK_ATTEMPTS - 1) pid_sys_exit_group(0);
+  int last = t_pid_fork_attempt >= PID_FORK_ATTEMPTS - 1;
+  int taken = pid_table_vid_conflict(real) || pid_claim(real, 1) != real;
+  pid_fork_gate_tell(!taken || last);
+  if (taken) {
+    if (!last) pid_sys_exit_group(0);
     dmtcp_log(LOG_PREFIX "pid %d is the virtual pid of another process and %d forks did no better; "
                          "the two now share it",
               (int)real, PID_FORK_ATTEMPTS);
@@ -401,7 +417,13 @@ PID_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) 
        * translate ids) before the table is loaded.  Those loaded before it
        * do their restart work once NEXT_DMTCP_PROCESS_EVENT returns, also
        * after this. */
-      if (active) on_restart();
+      if (active) {
+        on_restart();
+        pid_zombie_restart();
+      }
+      break;
+    case DMTCP_EVENT_WRITE_CKPT:
+      if (active) pid_zombie_checkpoint();
       break;
     case DMTCP_EVENT_RESUME_USER_THREAD:
       if (active && data && data->resumeUserThreadInfo.isRestart) on_thread_restarted();

@@ -162,11 +162,15 @@ static int task_exists(pid_t n) {
   return pid_sys3(SYS_access, (long)path, F_OK, 0) == 0 || pid_sys_kill0(n) != -ESRCH;
 }
 
+int pid_table_pid_max(void) { return pid_max; }
+
+int pid_table_id_free(pid_t n) { return pid_table_find_vid(n) < 0 && pid_table_find_real(n) < 0 && !task_exists(n); }
+
 pid_t pid_table_free_vid(void) {
   /* The kernel hands out pids upwards and wraps at pid_max: the top of the
    * range is the last it will reach again. */
   for (pid_t n = (pid_t)pid_max - 1; n > 300; n--)
-    if (pid_table_find_vid(n) < 0 && pid_table_find_real(n) < 0 && !task_exists(n)) return n;
+    if (pid_table_id_free(n)) return n;
   return 0;
 }
 

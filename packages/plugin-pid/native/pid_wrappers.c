@@ -102,21 +102,26 @@ PID_EXPORT int tcsetpgrp(int fd, pid_t pgrp) { return REAL(tcsetpgrp)(fd, pid_v2
 PID_EXPORT pid_t tcgetsid(int fd) { return out(REAL(tcgetsid)(fd)); }
 
 /* ---- fork ----
- * A child's virtual pid is its real pid.  When that number is already the
- * virtual pid of a restarted process, the child would be ambiguous: it
- * exits at once (pid_fork_child_setup in pid_plugin.c, at ATFORK_CHILD)
- * and the fork is repeated, with checkpoints held off so that no image
- * sees the discarded child. */
+ * A child's virtual pid is its real pid.  When that number is already a
+ * virtual id in the computation (of a restarted process, or of a process on
+ * another host), the child would be ambiguous: it exits at once
+ * (pid_fork_child_setup in pid_plugin.c, which claims the number) and the
+ * fork is repeated, with checkpoints held off so that no image sees the
+ * discarded child. */
 
 static pid_t do_fork(void) {
   if (!atomic_load(&g_pid_active)) return REAL(fork)();
   pid_ckpt_off();
   pid_t r;
   for (t_pid_fork_attempt = 0;; t_pid_fork_attempt++) {
+    pid_fork_gate_open();
     r = REAL(fork)();
     if (r == 0) pid_fork_child_setup();
-    if (r <= 0) break;
-    if (pid_table_vid_conflict(r) && t_pid_fork_attempt < PID_FORK_ATTEMPTS - 1) {
+    if (r == 0) break;
+    /* The parent's own look at its table decides when no gate could be made. */
+    int kept = pid_fork_gate_wait(r) && !pid_table_vid_conflict(r);
+    if (r < 0) break;
+    if (!kept && t_pid_fork_attempt < PID_FORK_ATTEMPTS - 1) {
       int st;
       while (REAL(waitpid)(r, &st, __WALL) < 0 && errno == EINTR) {
       }
@@ -149,6 +154,7 @@ static int stale(long r, unsigned life) {
 static void waitid_result(siginfo_t *info, int options) {
   if (!info || info->si_pid <= 0) return;
   pid_t real = info->si_pid;
+  pid_zombie_siginfo(info, !(options & WNOWAIT));
   info->si_pid = pid_r2v(real);
   int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
   if (gone && !(options & WNOWAIT)) pid_table_reaped(real);
@@ -169,6 +175,7 @@ pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru) {
     life = atomic_load(&g_pid_restarts);
     r = REAL(wait4)(pid_v2r_signed(pid), &st, options, ru);
   } while (stale(r, life));
+  if (r > 0) st = pid_zombie_wait_status(r, st);
   if (r > 0 && status) *status = st;
   return wait_result(r, st);
 }
@@ -185,6 +192,7 @@ PID_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
     life = atomic_load(&g_pid_restarts);
     r = REAL(waitpid)(pid_v2r_signed(pid), &st, options);
   } while (stale(r, life));
+  if (r > 0) st = pid_zombie_wait_status(r, st);
   if (r > 0 && status) *status = st;
   return wait_result(r, st);
 }

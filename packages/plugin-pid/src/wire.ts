@@ -108,3 +108,50 @@ export function decodeTable(buf: Buffer): TableEntry[] {
   }
   return out;
 }
+
+export const PID_CALL_CLAIM = 'pid:claim';
+export const PID_CLAIM_MAGIC = 0x43444950; // "PIDC"
+export const PID_CLAIM_EXACT = 1;
+export const PID_CLAIM_MAX_AVOID = 8;
+export const PID_CLAIM_SIZE = 52;
+
+/** A claim as the native side sends it (struct pid_claim). */
+export interface ClaimWire {
+  wanted: number;
+  exact: boolean;
+  pidMax: number;
+  avoid: number[];
+}
+
+export function encodeClaim(c: ClaimWire): Buffer {
+  if (c.avoid.length > PID_CLAIM_MAX_AVOID) throw new WireError(`a claim avoids at most ${PID_CLAIM_MAX_AVOID} ids`);
+  const buf = Buffer.alloc(PID_CLAIM_SIZE);
+  buf.writeUInt32LE(PID_CLAIM_MAGIC, 0);
+  buf.writeUInt16LE(PID_WIRE_VERSION, 4);
+  buf.writeUInt16LE(c.exact ? PID_CLAIM_EXACT : 0, 6);
+  buf.writeInt32LE(c.wanted, 8);
+  buf.writeInt32LE(c.pidMax, 12);
+  buf.writeUInt32LE(c.avoid.length, 16);
+  c.avoid.forEach((v, i) => buf.writeInt32LE(v, 20 + 4 * i));
+  return buf;
+}
+
+export function decodeClaim(buf: Buffer): ClaimWire {
+  if (buf.length !== PID_CLAIM_SIZE) throw new WireError(`claim of ${buf.length} bytes, expected ${PID_CLAIM_SIZE}`);
+  const magic = buf.readUInt32LE(0);
+  if (magic !== PID_CLAIM_MAGIC) throw new WireError(`bad claim magic 0x${magic.toString(16)}`);
+  const version = buf.readUInt16LE(4);
+  if (version !== PID_WIRE_VERSION) throw new WireError(`claim version ${version}, expected ${PID_WIRE_VERSION}`);
+  const n = buf.readUInt32LE(16);
+  if (n > PID_CLAIM_MAX_AVOID) throw new WireError(`claim avoids ${n} ids, at most ${PID_CLAIM_MAX_AVOID}`);
+  const avoid: number[] = [];
+  for (let i = 0; i < n; i++) avoid.push(buf.readInt32LE(20 + 4 * i));
+  return { wanted: buf.readInt32LE(8), exact: (buf.readUInt16LE(6) & PID_CLAIM_EXACT) !== 0, pidMax: buf.readInt32LE(12), avoid };
+}
+
+/** The answer to a claim: the id granted, 0 for none. */
+export function encodeGrant(vid: number): Buffer {
+  const buf = Buffer.alloc(4);
+  buf.writeInt32LE(vid, 0);
+  return buf;
+}

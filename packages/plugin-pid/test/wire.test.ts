@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import * as wire from '../src/wire.ts';
-import { decodeRecord, decodeTable, encodeRecord, encodeTable, WireError } from '../src/wire.ts';
+import { decodeClaim, decodeRecord, decodeTable, encodeClaim, encodeRecord, encodeTable, WireError } from '../src/wire.ts';
 
 const header = readFileSync(new URL('../native/pid_wire.h', import.meta.url), 'utf8');
 
@@ -16,15 +16,18 @@ function defineOf(name: string): string {
 describe('native/pid_wire.h and src/wire.ts', () => {
   test.each([
     'PID_WIRE_VERSION', 'PID_RECORD_MAGIC', 'PID_TABLE_MAGIC', 'PID_RECORD_HEADER_SIZE', 'PID_RECORD_THREAD_SIZE',
-    'PID_TABLE_HEADER_SIZE', 'PID_TABLE_ENTRY_SIZE', 'PID_REPLY_MAX',
+    'PID_TABLE_HEADER_SIZE', 'PID_TABLE_ENTRY_SIZE', 'PID_REPLY_MAX', 'PID_CLAIM_MAGIC', 'PID_CLAIM_EXACT',
+    'PID_CLAIM_MAX_AVOID', 'PID_CLAIM_SIZE',
   ])('%s', (name) => {
     const c = Number(defineOf(name).replace(/u$/, ''));
     expect((wire as unknown as Record<string, number>)[name]).toBe(c);
   });
 
-  test('barrier name', () => {
+  test('barrier and call names', () => {
     expect(JSON.parse(defineOf('PID_BARRIER_RESTART'))).toBe(wire.PID_BARRIER_RESTART);
+    expect(JSON.parse(defineOf('PID_CALL_CLAIM'))).toBe(wire.PID_CALL_CLAIM);
   });
+
 });
 
 describe('records', () => {
@@ -62,5 +65,30 @@ describe('tables', () => {
     expect(buf.length).toBe(12 + 2 * 12);
     expect(buf.subarray(0, 4).toString('latin1')).toBe('PIDT');
     expect(decodeTable(buf)).toEqual(entries);
+  });
+});
+
+describe('claims', () => {
+  test('round trip', () => {
+    const c = { wanted: 1234, exact: true, pidMax: 4194304, avoid: [7, 8] };
+    const buf = encodeClaim(c);
+    expect(buf.length).toBe(52);
+    expect(buf.subarray(0, 4).toString('latin1')).toBe('PIDC');
+    expect(decodeClaim(buf)).toEqual(c);
+  });
+
+  test('refuses a wrong size, magic, version or avoid count', () => {
+    const good = encodeClaim({ wanted: 5, exact: false, pidMax: 100, avoid: [] });
+    expect(() => decodeClaim(good.subarray(0, 51))).toThrow(/51 bytes, expected 52/);
+    const magic = Buffer.from(good);
+    magic.writeUInt32LE(1, 0);
+    expect(() => decodeClaim(magic)).toThrow(/bad claim magic/);
+    const version = Buffer.from(good);
+    version.writeUInt16LE(9, 4);
+    expect(() => decodeClaim(version)).toThrow(/version 9/);
+    const many = Buffer.from(good);
+    many.writeUInt32LE(9, 16);
+    expect(() => decodeClaim(many)).toThrow(/avoids 9 ids, at most 8/);
+    expect(() => encodeClaim({ wanted: 5, exact: false, pidMax: 100, avoid: [1, 2, 3, 4, 5, 6, 7, 8, 9] })).toThrow(WireError);
   });
 });
