@@ -97,6 +97,11 @@ struct dmtcp_restart_info {
   char coord_host[64];
   char ckpt_dir[1024];      /* empty: keep the checkpointed directory */
   char image_path[1024];
+  uint32_t flags;           /* DMTCP_RESTART_* */
 };
+
+/* The process was made with its checkpointed pid, in a pid namespace of the
+ * restart's own: its threads are recreated with their tids too. */
+#define DMTCP_RESTART_PID_NS 1u
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "dmtcp/image.h"
 #include "dmtcp/protocol.h"
+#include "pidns.h"
 #include "sys.h"
 
 #define PROT_READ 1
@@ -364,6 +365,26 @@ static void parse_tree(const char *spec, int n) {
   }
 }
 
+/* --pid-ns: the pid each image had, to be asked of the kernel again. */
+static int restore_pids;
+static long old_pid[MAX_IMAGES];
+
+static void parse_pids(const char *spec, int n) {
+  const char *p = spec;
+  for (int i = 0; i < n; i++) {
+    int v = 0;
+    p = parse_int(p, &v);
+    if (v <= 1 || (*p != ',' && *p != 0) || (*p == 0 && i != n - 1)) {
+      put("dmtcp-restart-image: bad --pid-ns\n");
+      sys_exit_group(2);
+    }
+    old_pid[i] = v;
+    if (*p == ',') p++;
+  }
+}
+
+static long fork_image(int c) { return restore_pids ? pidns_fork(old_pid[c]) : sys_fork(); }
+
 static void join_group(int me, long pid) {
   if (tree[me].group == -2) sys_call2(__NR_setpgid, pid, pid);
   else if (tree[me].group >= 0 && realpid[tree[me].group] > 0) sys_call2(__NR_setpgid, pid, realpid[tree[me].group]);
@@ -373,7 +394,8 @@ static void join_group(int me, long pid) {
  * returns the index this process restores. Parent and child both set the
  * child's group, so that neither order of running loses it. */
 static int build_tree(int me, int n) {
-  int root = me;
+  /* With restored pids the namespace's init forks every root itself. */
+  int root = restore_pids ? -1 : me;
   realpid[me] = sys_getpid();
   if (tree[me].setsid) sys_call0(__NR_setsid);
   join_group(me, 0);
@@ -381,7 +403,7 @@ static int build_tree(int me, int n) {
     if (c == me || tree[c].parent != me) {
       if (!(me == root && c != root && tree[c].parent == -1)) continue;
     }
-    long pid = sys_fork();
+    long pid = fork_image(c);
     if (pid < 0) die("fork failed", NULL, pid);
     if (pid == 0) {
       me = c;
@@ -403,22 +425,44 @@ void restart_main(uint64_t *sp) {
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
   int first = 1;
-  const char *spec = NULL;
-  if (argc > 2 && streq(argv[1], "--tree")) {
-    spec = argv[2];
-    first = 3;
+  const char *spec = NULL, *pids = NULL;
+  for (;;) {
+    if (argc > first + 1 && streq(argv[first], "--tree")) spec = argv[first + 1];
+    else if (argc > first + 1 && streq(argv[first], "--pid-ns")) pids = argv[first + 1];
+    else break;
+    first += 2;
   }
   int n = argc - first;
   if (n < 1 || n > MAX_IMAGES) {
-    put("usage: dmtcp-restart-image [--tree SPEC] IMAGE...\n");
+    put("usage: dmtcp-restart-image [--tree SPEC] [--pid-ns PID,...] IMAGE...\n");
     sys_exit_group(2);
   }
   for (int i = 0; i < n; i++) tree[i] = (typeof(tree[0])){i == 0 ? -1 : 0, 0, -1};
   if (spec) parse_tree(spec, n);
+  if (pids) parse_pids(pids, n);
   int start = 0;
   while (start < n && tree[start].parent != -1) start++;
   if (start == n) start = 0;
-  int mine = first + build_tree(start, n);
+  int mine;
+  if (pids && pidns_enter()) {
+    restore_pids = 1;
+    info.flags |= DMTCP_RESTART_PID_NS;
+    long first_root = -1;
+    for (int c = 0; c < n; c++) {
+      if (tree[c].parent != -1 && c != start) continue;
+      long pid = fork_image(c);
+      if (pid < 0) die("fork failed", NULL, pid);
+      if (pid == 0) {
+        mine = first + build_tree(c, n);
+        goto restore;
+      }
+      realpid[c] = pid;
+      if (first_root < 0) first_root = pid;
+    }
+    pidns_init_loop(first_root);
+  }
+  mine = first + build_tree(start, n);
+restore:
 
   info.version = 1;
   /* Plugins read the environment `dmtcp restart` ran with (the restored

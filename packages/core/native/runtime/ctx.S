@@ -76,4 +76,24 @@ clone_thread:
     ret
     .size clone_thread, .-clone_thread
 
+/* long clone3_thread(struct clone_args *args, size_t size): the caller put
+ * fn and arg at the new thread's stack pointer (args->stack +
+ * args->stack_size); the thread calls fn(arg) and must never return. */
+    .globl clone3_thread
+    .hidden clone3_thread
+    .type clone3_thread, @function
+clone3_thread:
+    movl $435, %eax            /* __NR_clone3 */
+    syscall
+    testq %rax, %rax
+    jnz 1f
+    xorl %ebp, %ebp
+    popq %rax
+    popq %rdi
+    call *%rax
+    ud2
+1:
+    ret
+    .size clone3_thread, .-clone3_thread
+
     .section .note.GNU-stack,"",@progbits

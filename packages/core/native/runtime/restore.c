@@ -4,6 +4,7 @@
  * own FS base again only raw system calls are used here. */
 #include <linux/futex.h>
 #include <sched.h>
+#include <string.h>
 
 #include "runtime.h"
 
@@ -40,6 +41,27 @@ static void restore_thread(void *arg) {
   ctx_restore_and_count(&t->ctx, &g_restored_threads);
 }
 
+/* In a pid namespace of the restart's own the thread gets its old tid back
+ * (it cannot be taken: every id there is one the checkpoint had). */
+static long clone_with_tid(unsigned long flags, void *stack, struct thread_rec *t) {
+  uint64_t *top = (uint64_t *)(((uint64_t)stack & ~15ULL) - 16);
+  top[0] = (uint64_t)(uintptr_t)restore_thread;
+  top[1] = (uint64_t)(uintptr_t)t;
+  pid_t tid = t->tid;
+  struct { /* struct clone_args, version 2 */
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
+  } a;
+  memset(&a, 0, sizeof a);
+  a.flags = flags;
+  a.child_tid = a.parent_tid = (uint64_t)(uintptr_t)t->tid_addr;
+  a.tls = t->fsbase;
+  a.stack = (uint64_t)(uintptr_t)top - 4096;
+  a.stack_size = 4096;
+  a.set_tid = (uint64_t)(uintptr_t)&tid;
+  a.set_tid_size = 1;
+  return clone3_thread(&a, sizeof a);
+}
+
 void dmtcp_restore_entry(const struct dmtcp_restart_info *info) {
   const char *src = (const char *)info;
   char *dst = (char *)&g_restart_info;
@@ -63,7 +85,8 @@ void dmtcp_restore_entry(const struct dmtcp_restart_info *info) {
     /* The thread runs its few restore instructions just below its saved
      * stack pointer, past the red zone: space it was not using. */
     void *stack = (void *)(t->ctx.rsp - 1024);
-    long r = clone_thread(flags, stack, t->tid_addr, t->tid_addr, t->fsbase, restore_thread, t);
+    long r = (g_restart_info.flags & DMTCP_RESTART_PID_NS) ? clone_with_tid(flags, stack, t) : -1;
+    if (r < 0) r = clone_thread(flags, stack, t->tid_addr, t->tid_addr, t->fsbase, restore_thread, t);
     if (r < 0) {
       static const char msg[] = "dmtcp restart: cannot recreate a thread\n";
       sys_write(2, msg, sizeof msg - 1);

@@ -55,6 +55,7 @@ HIDDEN int ctx_save(struct thread_ctx *ctx) __attribute__((returns_twice));
 /* Switches to ctx, then increments *counter and wakes its futex waiters, so
  * that nobody unmaps the stack we were running on too early. */
 HIDDEN void ctx_restore_and_count(const struct thread_ctx *ctx, _Atomic int *counter) __attribute__((noreturn));
+HIDDEN long clone3_thread(void *clone_args, size_t size);
 HIDDEN long clone_thread(unsigned long flags, void *stack, int *ptid, int *ctid, uint64_t tls,
                          void (*fn)(void *), void *arg);
 

@@ -1,8 +1,10 @@
 // `dmtcp restart [options] IMAGE...`: checks every image and the files they
 // mapped, makes sure a coordinator is there, then becomes the restart program
 // (execve), which maps the images back and resumes the processes.
-import { planRestartTree, treeSpec } from '../../image/restart-plan.ts';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { choosePidMode } from '../../image/pid-mode.ts';
+import { planRestartTree, treeSpec } from '../../image/restart-plan.ts';
 import { COMMON_OPTIONS, CliError, UsageError, coordAddress, formatOptions, parseArgs } from '../args.ts';
 import { ensureCoordinator, envList, errorMessage, prepareCkptDir, resolveIPv4 } from '../common.ts';
 import type { CliIO } from '../common.ts';
@@ -29,6 +31,9 @@ const OPTIONS = {
     type: 'boolean', help: 'write back the contents saved by launch --ckpt-open-files to files opened for writing',
   },
   'missing-files': { type: 'string', arg: 'error|create', help: 'what to do with open files that vanished (default: error)' },
+  'restore-pids': {
+    type: 'boolean', help: 'give the processes their checkpointed pids back, in a new pid namespace (else they stay virtual)',
+  },
   ...COMMON_OPTIONS,
 } as const;
 
@@ -122,13 +127,38 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   try {
     const tree = treeSpec(planRestartTree(images.map((i) => i.meta)));
-    native.execve(paths.restartImage, [paths.restartImage, '--tree', tree, ...images.map((i) => i.path)], envList(env));
+    const args = [paths.restartImage, '--tree', tree];
+    if (values['restore-pids'] === true) {
+      const plan = choosePidMode(images.map((i) => i.meta), { euid: process.geteuid?.() ?? 0, userNamespacesOff: userNamespacesOff() });
+      if (plan.mode === 'restore') {
+        args.push('--pid-ns', images.map((i) => i.meta.pid).join(','));
+        io.err('dmtcp restart: restoring the checkpointed pids in a new pid namespace');
+      } else {
+        io.err(`dmtcp restart: pids stay virtual: ${plan.reason}`);
+      }
+    }
+    native.execve(paths.restartImage, [...args, ...images.map((i) => i.path)], envList(env));
   } catch (err) {
     if (ensured.started) await sendUserCommand(ip, coord.port, { cmd: 'quit' }, 2000).catch(() => undefined);
     const why = isExecError(err) ? err.code : errorMessage(err);
     throw new CliError(`cannot execute ${paths.restartImage} (${why})`, 126);
   }
   throw new CliError('execve returned');
+}
+
+/** Why this machine does not let an unprivileged user make user namespaces, or null. */
+function userNamespacesOff(): string | null {
+  for (const [file, what] of [
+    ['/proc/sys/user/max_user_namespaces', 'user namespaces are disabled'],
+    ['/proc/sys/kernel/unprivileged_userns_clone', 'unprivileged user namespaces are disabled'],
+  ] as const) {
+    try {
+      if (readFileSync(file, 'utf8').trim() === '0') return `${what} (${file} is 0)`;
+    } catch {
+      // not there: that switch does not exist on this kernel
+    }
+  }
+  return null;
 }
 
 /** The file plugin's restart settings, as environment for the restarted processes. */

@@ -1,0 +1,164 @@
+/* See pidns.h.  Freestanding like the rest of the restart program. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pidns.h"
+#include "sys.h"
+
+#define CLONE_NEWNS 0x00020000
+#define CLONE_NEWUSER 0x10000000
+#define CLONE_NEWPID 0x20000000
+#define MS_NOSUID 2
+#define MS_NODEV 4
+#define MS_NOEXEC 8
+#define MS_REC 0x4000
+#define MS_PRIVATE (1 << 18)
+#define PR_SET_PDEATHSIG 1
+#define SIGKILL 9
+#define SIGCHLD 17
+#define SIGINT 2
+#define SIGQUIT 3
+#define O_WRONLY 1
+#define ECHILD 10
+#define EINTR 4
+
+struct clone_args_v2 {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
+};
+
+static void say(const char *a, const char *b, long err) {
+  static const char pre[] = "dmtcp restart: ";
+  sys_write(2, pre, sizeof pre - 1);
+  sys_write(2, a, sys_strlen(a));
+  if (b) sys_write(2, b, sys_strlen(b));
+  if (err) {
+    char num[24];
+    int n = 0;
+    unsigned long u = (unsigned long)(err < 0 ? -err : err);
+    char rev[24];
+    do rev[n++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    for (int i = 0; i < n; i++) num[i] = rev[n - 1 - i];
+    sys_write(2, " (errno ", 8);
+    sys_write(2, num, (size_t)n);
+    sys_write(2, ")", 1);
+  }
+  sys_write(2, "\n", 1);
+}
+
+static char *put_dec(char *p, unsigned long v) {
+  char rev[24];
+  int n = 0;
+  do rev[n++] = (char)('0' + v % 10);
+  while ((v /= 10) > 0);
+  while (n > 0) *p++ = rev[--n];
+  return p;
+}
+
+static long write_file(const char *path, const char *text) {
+  long fd = sys_open(path, O_WRONLY, 0);
+  if (fd < 0) return fd;
+  long r = sys_write((int)fd, text, sys_strlen(text));
+  sys_close((int)fd);
+  return r < 0 ? r : 0;
+}
+
+/* Maps the caller's ids to themselves, so the restored processes keep them. */
+static long map_ids(long uid, long gid) {
+  char line[64];
+  char *p = put_dec(line, (unsigned long)uid);
+  *p++ = ' ';
+  p = put_dec(p, (unsigned long)uid);
+  *p++ = ' ';
+  *p++ = '1';
+  *p = 0;
+  long r = write_file("/proc/self/uid_map", line);
+  if (r < 0) return r;
+  r = write_file("/proc/self/setgroups", "deny");
+  if (r < 0) return r;
+  p = put_dec(line, (unsigned long)gid);
+  *p++ = ' ';
+  p = put_dec(p, (unsigned long)gid);
+  *p++ = ' ';
+  *p++ = '1';
+  *p = 0;
+  return write_file("/proc/self/gid_map", line);
+}
+
+static __attribute__((noreturn)) void exit_like(int status) {
+  if ((status & 0x7f) == 0) sys_exit_group((status >> 8) & 0xff);
+  sys_exit_group(128 + (status & 0x7f));
+}
+
+int pidns_enter(void) {
+  long uid = sys_call0(__NR_geteuid), gid = sys_call0(__NR_getegid);
+  if (uid != 0) {
+    long r = sys_call1(__NR_unshare, CLONE_NEWUSER);
+    if (r < 0) {
+      say("cannot make a user namespace; pids stay virtual", NULL, r);
+      return 0;
+    }
+    r = map_ids(uid, gid);
+    if (r < 0) {
+      say("cannot map ids in the user namespace; pids stay virtual", NULL, r);
+      return 0;
+    }
+  }
+  long r = sys_call1(__NR_unshare, CLONE_NEWPID | CLONE_NEWNS);
+  if (r < 0) {
+    say("cannot make a pid namespace; pids stay virtual", NULL, r);
+    return 0;
+  }
+  long init = sys_fork();
+  if (init < 0) {
+    say("cannot start the namespace's init; pids stay virtual", NULL, init);
+    return 0;
+  }
+  if (init > 0) {
+    /* Outside: what the user started.  Ctrl-C is for the restored
+     * processes (they may be in this terminal group); this one only waits. */
+    uint64_t ign[4] = {1 /* SIG_IGN */, 0, 0, 0};
+    sys_rt_sigaction(SIGINT, ign, NULL);
+    sys_rt_sigaction(SIGQUIT, ign, NULL);
+    for (;;) {
+      int status = 0;
+      long w = sys_call4(__NR_wait4, init, (long)&status, 0, 0);
+      if (w == init) exit_like(status);
+      if (w != -EINTR) sys_exit_group(1);
+    }
+  }
+  /* The init: when the waiter outside goes (killed with the job), the
+   * namespace goes with it. */
+  sys_call2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  /* A /proc of this namespace, so that /proc/self and /proc/<pid> name the
+   * restored pids; private, so that the host's mounts never see it. */
+  r = sys_call5(__NR_mount, 0, (long)"/", 0, MS_REC | MS_PRIVATE, 0);
+  if (r == 0) r = sys_call5(__NR_mount, (long)"proc", (long)"/proc", (long)"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
+  if (r < 0) say("cannot mount /proc for the pid namespace: /proc shows the host's pids", NULL, r);
+  return 1;
+}
+
+long pidns_fork(long want) {
+  int32_t tid = (int32_t)want;
+  struct clone_args_v2 a = {0};
+  a.exit_signal = SIGCHLD;
+  a.set_tid = (uint64_t)(uintptr_t)&tid;
+  a.set_tid_size = 1;
+  long r = sys_call2(__NR_clone3, (long)&a, sizeof a);
+  if (r >= 0) return r;
+  char num[24];
+  *put_dec(num, (unsigned long)want) = 0;
+  say("cannot restore pid ", num, r);
+  return sys_fork();
+}
+
+void pidns_init_loop(long first) {
+  int first_status = 0;
+  for (;;) {
+    int status = 0;
+    long w = sys_call4(__NR_wait4, -1, (long)&status, 0x40000000 /* __WALL */, 0);
+    if (w == first) first_status = status;
+    if (w == -ECHILD) exit_like(first_status);
+    if (w < 0 && w != -EINTR) sys_exit_group(1);
+  }
+}
