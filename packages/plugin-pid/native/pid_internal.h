@@ -133,6 +133,8 @@ PID_HIDDEN extern pid_t g_pid_vpid;
 /* The real pid g_pid_vpid was last set for. */
 PID_HIDDEN extern pid_t g_pid_real;
 PID_HIDDEN extern int g_pid_debug;
+/* getppid() said 1 when the last checkpoint was taken (pid_plugin.c). */
+PID_HIDDEN extern int g_pid_orphan;
 PID_HIDDEN pid_t pid_self_vtid(void);
 /* Fork: the attempt number, so that parent and child agree on whether a
  * conflicting child is discarded.  Per thread: the child's only thread is
@@ -178,6 +180,15 @@ PID_HIDDEN void pid_spawn_atfork_child(void);
 /* Arguments of the scheduling and resource system calls that name a task;
  * returns 1 when n is one of them (pid_resource.c). */
 PID_HIDDEN int pid_syscall_args_in(long n, long a[6]);
+/* syscall(2) for the numbers whose data carries pids or that make, copy or
+ * read signalfds; returns 1 when n is one of them, *ret holding the result
+ * (pid_socket.c). */
+PID_HIDDEN int pid_syscall_fd(long n, const long a[6], long *ret);
+/* fresh, a copy of old (dup, F_DUPFD), is a signalfd when old is one. */
+PID_HIDDEN void pid_fd_dup(int old, int fresh);
+/* syscall(SYS_rt_sigaction): the kernel's struct, behind the same
+ * trampoline as sigaction (pid_signal.c). */
+PID_HIDDEN long pid_rt_sigaction(long sig, const void *act, void *old, long setsize);
 
 /* ---- children ended but not reaped, across a restart (pid_zombie.c) ----
  * Checkpoint: notes them (at WRITE_CKPT).  Restart: makes each again, dead

@@ -23,6 +23,7 @@ _Atomic unsigned g_pid_restarts;
 pid_t g_pid_vpid;
 pid_t g_pid_real;
 int g_pid_debug;
+int g_pid_orphan;
 __thread int t_pid_fork_attempt __attribute__((tls_model("initial-exec")));
 
 /* initial-exec: read from signal handlers, never allocated lazily. */
@@ -423,6 +424,7 @@ PID_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) 
       }
       break;
     case DMTCP_EVENT_WRITE_CKPT:
+      if (active) g_pid_orphan = getppid() == 1;
       if (active) pid_zombie_checkpoint();
       break;
     case DMTCP_EVENT_RESUME_USER_THREAD:

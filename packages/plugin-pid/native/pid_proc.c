@@ -431,6 +431,7 @@ long pid_fcntl_out(int cmd, long arg, long ret) {
   va_end(ap);                                                                   \
   struct f_owner_ex scratch;                                                    \
   long r = real(fd, cmd, pid_fcntl_in(cmd, arg, &scratch));                     \
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) pid_fd_dup(fd, (int)r);         \
   return (int)pid_fcntl_out(cmd, arg, r)
 
 PID_EXPORT int fcntl(int fd, int cmd, ...) { FCNTL_BODY(REAL(fcntl)); }

@@ -2,13 +2,15 @@
  * (or, for SIGCHLD, the child's) real pid; the program must see the virtual
  * one.  An SA_SIGINFO handler is installed behind a trampoline of ours that
  * rewrites the siginfo_t before calling it, and sigaction reports the
- * program's own handler back, so the program never sees the substitution.
+ * program's own handler back, so the program never sees the substitution;
+ * a handler installed with a raw rt_sigaction system call goes the same way.
  * The trampoline survives restart as it is: the core reinstalls the saved
  * dispositions, and this library is mapped at the same address again. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dmtcp/plugin.h"
 #include "pid_internal.h"
@@ -19,12 +21,14 @@ NEXT_PTR(sigaction);
 NEXT_PTR(signal);
 NEXT_PTR(sigwaitinfo);
 NEXT_PTR(sigtimedwait);
+NEXT_PTR(syscall);
 
 __attribute__((constructor)) static void resolve_all(void) {
   (void)REAL(sigaction);
   (void)REAL(signal);
   (void)REAL(sigwaitinfo);
   (void)REAL(sigtimedwait);
+  (void)REAL(syscall);
 }
 
 typedef void (*info_handler)(int, siginfo_t *, void *);
@@ -48,10 +52,9 @@ static void trampoline(int sig, siginfo_t *info, void *uc) {
   if (h) h(sig, info, uc);
 }
 
-static int is_function(const struct sigaction *act) {
-  return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN && act->sa_handler != SIG_HOLD &&
-         act->sa_handler != SIG_ERR;
-}
+static int is_function_handler(sighandler_t h) { return h != SIG_DFL && h != SIG_IGN && h != SIG_HOLD && h != SIG_ERR; }
+
+static int is_function(const struct sigaction *act) { return is_function_handler(act->sa_handler); }
 
 PID_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (sig <= 0 || sig >= NSIG_KERNEL) return REAL(sigaction)(sig, act, old);
@@ -69,6 +72,36 @@ PID_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction 
   int r = REAL(sigaction)(sig, pass, old);
   if (r < 0 && pass == &mine) atomic_store(&app_handler[sig], previous);
   if (r == 0 && old && (old->sa_flags & SA_SIGINFO) && old->sa_sigaction == trampoline) old->sa_sigaction = previous;
+  return r;
+}
+
+/* The kernel's struct sigaction, which syscall(SYS_rt_sigaction) takes: the
+ * program supplies its own restorer, which stays. */
+struct kernel_sigaction {
+  void *handler;
+  unsigned long flags;
+  void (*restorer)(void);
+  unsigned long mask;
+};
+
+long pid_rt_sigaction(long sig, const void *act_, void *old_, long setsize) {
+  const struct kernel_sigaction *act = act_;
+  struct kernel_sigaction *old = old_;
+  /* Any other size is refused by the kernel. */
+  if (sig <= 0 || sig >= NSIG_KERNEL || setsize != sizeof act->mask)
+    return REAL(syscall)(SYS_rt_sigaction, sig, act_, old_, setsize);
+  struct kernel_sigaction mine;
+  const struct kernel_sigaction *pass = act;
+  info_handler previous = atomic_load(&app_handler[sig]);
+  if (act && (act->flags & SA_SIGINFO) && is_function_handler((sighandler_t)act->handler)) {
+    mine = *act;
+    atomic_store(&app_handler[sig], (info_handler)act->handler);
+    mine.handler = (void *)trampoline;
+    pass = &mine;
+  }
+  long r = REAL(syscall)(SYS_rt_sigaction, sig, pass, old, setsize);
+  if (r < 0 && pass == &mine) atomic_store(&app_handler[sig], previous);
+  if (r == 0 && old && (old->flags & SA_SIGINFO) && old->handler == (void *)trampoline) old->handler = (void *)previous;
   return r;
 }
 

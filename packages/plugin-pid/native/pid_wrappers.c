@@ -88,7 +88,14 @@ static pid_t do_gettid(void) {
 
 PID_EXPORT pid_t getpid(void) { return do_getpid(); }
 PID_EXPORT pid_t gettid(void) { return do_gettid(); }
-PID_EXPORT pid_t getppid(void) { return out(REAL(getppid)()); }
+PID_EXPORT pid_t getppid(void) {
+  pid_t real = REAL(getppid)();
+  /* An orphan's parent was init; after a restart it is whoever ran the
+   * restart, outside the computation.  Programs test getppid() == 1 to
+   * learn that their parent is gone: it stays so. */
+  if (g_pid_orphan && pid_table_find_real(real) < 0) return 1;
+  return out(real);
+}
 
 /* ---- groups and sessions: a group or session id is its leader's pid ---- */
 
@@ -270,6 +277,7 @@ PID_EXPORT long syscall(long n, ...) {
     case SYS_fcntl: {
       struct f_owner_ex scratch;
       long r = REAL(syscall)(n, a[0], a[1], pid_fcntl_in((int)a[1], a[2], &scratch), a[3], a[4], a[5]);
+      if (a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC) pid_fd_dup((int)a[0], (int)r);
       return pid_fcntl_out((int)a[1], a[2], r);
     }
     case SYS_kill:
@@ -285,9 +293,14 @@ PID_EXPORT long syscall(long n, ...) {
       a[0] = pid_v2r((pid_t)a[0]);
       a[1] = pid_v2r((pid_t)a[1]);
       break;
-    default:
+    case SYS_rt_sigaction:
+      return pid_rt_sigaction(a[0], (const void *)a[1], (void *)a[2], a[3]);
+    default: {
+      long r;
+      if (pid_syscall_fd(n, a, &r)) return r;
       pid_syscall_args_in(n, a);
       break;
+    }
   }
   return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
