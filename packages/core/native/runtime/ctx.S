@@ -66,15 +66,19 @@ clone_thread:
     movl $56, %eax             /* __NR_clone */
     syscall
     testq %rax, %rax
-    jnz 1f
+    jz thread_from_stack
+    ret
+    .size clone_thread, .-clone_thread
+
+/* A new thread's first instructions: fn and arg wait on its stack. */
+    .type thread_from_stack, @function
+thread_from_stack:
     xorl %ebp, %ebp
     popq %rax
     popq %rdi
     call *%rax
     ud2
-1:
-    ret
-    .size clone_thread, .-clone_thread
+    .size thread_from_stack, .-thread_from_stack
 
 /* long clone3_thread(struct clone_args *args, size_t size): the caller put
  * fn and arg at the new thread's stack pointer (args->stack +
@@ -86,13 +90,7 @@ clone3_thread:
     movl $435, %eax            /* __NR_clone3 */
     syscall
     testq %rax, %rax
-    jnz 1f
-    xorl %ebp, %ebp
-    popq %rax
-    popq %rdi
-    call *%rax
-    ud2
-1:
+    jz thread_from_stack
     ret
     .size clone3_thread, .-clone3_thread
 
