@@ -15,7 +15,14 @@
 
 #define LOG_PREFIX "pid: "
 
+/* The coordinator has no module to answer: asking again costs a round trip
+ * per fork for nothing.  A restart may meet another coordinator. */
+static int no_module;
+
+void pid_claim_forget(void) { no_module = 0; }
+
 pid_t pid_claim(pid_t wanted, int exact) {
+  if (no_module) return wanted;
   struct pid_claim c;
   memset(&c, 0, sizeof c);
   c.magic = PID_CLAIM_MAGIC;
@@ -27,6 +34,7 @@ pid_t pid_claim(pid_t wanted, int exact) {
     int32_t got = 0;
     size_t len = sizeof got;
     int rc = dmtcp_coordinator_call(PID_CALL_CLAIM, &c, sizeof c, &got, &len);
+    if (rc == DMTCP_NS_NOT_FOUND) no_module = 1;
     if (rc != DMTCP_NS_OK || len != sizeof got) {
       PID_LOG(LOG_PREFIX "claim of %d: no answer from the coordinator module (%d); unique on this host only", (int)wanted, rc);
       return wanted;

@@ -113,6 +113,8 @@ PID_HIDDEN void pid_table_set_pid_max(int pid_max);
  * module answers (the library loaded without its package), every claim is
  * granted: ids are then unique on this host only. */
 PID_HIDDEN pid_t pid_claim(pid_t wanted, int exact);
+/* Ask the coordinator again even if it had no module (after a restart). */
+PID_HIDDEN void pid_claim_forget(void);
 /* A fork child's claim decides whether it is kept; its parent waits for
  * that verdict.  The parent opens a gate before each fork attempt, the
  * child tells (1: kept) and the parent waits (returns 1 when kept, 0 when

@@ -366,6 +366,7 @@ static int count_foreign(void) {
 
 /* In the checkpoint thread; every user thread is recreated and waiting. */
 static void on_restart(void) {
+  pid_claim_forget();
   pid_t real = pid_sys_getpid();
   g_pid_real = real;
   atomic_fetch_add(&g_pid_restarts, 1);
