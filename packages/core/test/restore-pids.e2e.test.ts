@@ -5,49 +5,15 @@
 // same pid, ppid, pgid and sid after each of two restarts (the parent's
 // parent, outside the computation, becomes the namespace's init), as root and as
 // user nobody, and the parent reaps its children with their exit codes.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterEach, expect, test } from 'vitest';
 import {
-  checkpointImages, cleanup, compileFixture, coreFixture, launch, restart, startCoordinator, waitForProcesses, type Proc, type RunAs,
+  checkpointImages, cleanup, compileFixture, coreFixture, descendants, launch, restart, startCoordinator, waitForProcesses, type Proc, type RunAs,
 } from '../src/testing/index.ts';
 
 afterEach(cleanup);
 
 const REL = /^REL (\w+) pid=\d+ ppid=\d+ pgid=\d+ sid=\d+$/;
-
-/** Every process below `root`, as this (the host's) pid namespace numbers them. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const below = new Set([root]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, ppid] of parent) {
-      if (!below.has(pid) && below.has(ppid)) {
-        below.add(pid);
-        grew = true;
-      }
-    }
-  }
-  below.delete(root);
-  return [...below];
-}
-
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
 
 /** The REL line of each of the 7 processes (signalled by their host pids). */
 async function relations(proc: Proc, hostPids: number[]): Promise<string[]> {
@@ -80,7 +46,7 @@ test.each([
     proc = restart(images, { ...coord, user, args: ['--restore-pids'] });
     await waitForProcesses(coord.port, 7, { watch: proc });
     expect(proc.stderr()).toContain('dmtcp restart: restoring the checkpointed pids in a new pid namespace');
-    hostPids = descendants(proc.pid).filter((p) => comm(p) === 'tree');
+    hostPids = [...(await descendants(proc.pid))].filter(([, s]) => s.comm === 'tree').map(([p]) => p);
     expect(hostPids).toHaveLength(7);
     // The parent's own parent was outside the computation: the namespace's init stands in for it.
     const expected = before.map((l) => l.replace(/^(REL parent pid=\d+) ppid=\d+/, '$1 ppid=1'));

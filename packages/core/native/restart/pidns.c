@@ -26,26 +26,6 @@ struct clone_args_v2 {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
 };
 
-static void say(const char *a, const char *b, long err) {
-  static const char pre[] = "dmtcp restart: ";
-  sys_write(2, pre, sizeof pre - 1);
-  sys_write(2, a, sys_strlen(a));
-  if (b) sys_write(2, b, sys_strlen(b));
-  if (err) {
-    char num[24];
-    int n = 0;
-    unsigned long u = (unsigned long)(err < 0 ? -err : err);
-    char rev[24];
-    do rev[n++] = (char)('0' + u % 10);
-    while ((u /= 10) > 0);
-    for (int i = 0; i < n; i++) num[i] = rev[n - 1 - i];
-    sys_write(2, " (errno ", 8);
-    sys_write(2, num, (size_t)n);
-    sys_write(2, ")", 1);
-  }
-  sys_write(2, "\n", 1);
-}
-
 static char *put_dec(char *p, unsigned long v) {
   char rev[24];
   int n = 0;
@@ -53,6 +33,20 @@ static char *put_dec(char *p, unsigned long v) {
   while ((v /= 10) > 0);
   while (n > 0) *p++ = rev[--n];
   return p;
+}
+
+static void say(const char *a, const char *b, long err) {
+  static const char pre[] = "dmtcp restart: ";
+  sys_write(2, pre, sizeof pre - 1);
+  sys_write(2, a, sys_strlen(a));
+  if (b) sys_write(2, b, sys_strlen(b));
+  if (err) {
+    char num[32] = " (errno ";
+    char *end = put_dec(num + 8, (unsigned long)(err < 0 ? -err : err));
+    *end++ = ')';
+    sys_write(2, num, (size_t)(end - num));
+  }
+  sys_write(2, "\n", 1);
 }
 
 static long write_file(const char *path, const char *text) {

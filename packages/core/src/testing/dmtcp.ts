@@ -265,44 +265,53 @@ export async function waitForProcesses(
   }
 }
 
-/** Every task below `root` with its state and where the kernel has it
- *  waiting: what a hung restart looks like from outside. */
-async function describeTree(root: number): Promise<string> {
-  const stat = async (dir: string): Promise<{ ppid: number; state: string; comm: string } | null> => {
-    try {
-      const text = await readFile(`${dir}/stat`, 'utf8');
-      const close = text.lastIndexOf(')');
-      const fields = text.slice(close + 2).split(' ');
-      return { comm: text.slice(text.indexOf('(') + 1, close), state: fields[0] ?? '?', ppid: Number(fields[1]) };
-    } catch {
-      return null;
-    }
-  };
-  const wchan = (dir: string): Promise<string> => readFile(`${dir}/wchan`, 'utf8').catch(() => '?');
-  const procs = new Map<number, { ppid: number; state: string; comm: string }>();
+interface TaskStat { ppid: number; state: string; comm: string }
+
+async function taskStat(dir: string): Promise<TaskStat | null> {
+  try {
+    const text = await readFile(`${dir}/stat`, 'utf8');
+    const close = text.lastIndexOf(')');
+    const fields = text.slice(close + 2).split(' ');
+    return { comm: text.slice(text.indexOf('(') + 1, close), state: fields[0] ?? '?', ppid: Number(fields[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** The processes below `root` (not `root` itself), as this pid namespace
+ *  numbers them, with what /proc says of each. */
+export async function descendants(root: number): Promise<Map<number, TaskStat>> {
+  const procs = new Map<number, TaskStat>();
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(name)) continue;
-    const s = await stat(`/proc/${name}`);
+    const s = await taskStat(`/proc/${name}`);
     if (s) procs.set(Number(name), s);
   }
-  const below = new Set([root]);
+  const below = new Map<number, TaskStat>();
   for (let grew = true; grew;) {
     grew = false;
     for (const [pid, s] of procs) {
-      if (!below.has(pid) && below.has(s.ppid)) {
-        below.add(pid);
+      if (!below.has(pid) && (s.ppid === root || below.has(s.ppid))) {
+        below.set(pid, s);
         grew = true;
       }
     }
   }
+  return below;
+}
+
+/** Every task below `root` with its state and where the kernel has it
+ *  waiting: what a hung restart looks like from outside. */
+async function describeTree(root: number): Promise<string> {
+  const wchan = (dir: string): Promise<string> => readFile(`${dir}/wchan`, 'utf8').catch(() => '?');
   const lines = ['--- tasks below the watched process (pid ppid state wchan comm; threads indented) ---'];
-  for (const pid of [...below].sort((a, b) => a - b)) {
-    const s = procs.get(pid);
-    if (!s) continue;
+  const self = await taskStat(`/proc/${root}`);
+  const tasks = [...(self ? [[root, self] as const] : []), ...(await descendants(root))].sort(([a], [b]) => a - b);
+  for (const [pid, s] of tasks) {
     lines.push(`${pid} ${s.ppid} ${s.state} ${await wchan(`/proc/${pid}`)} ${s.comm}`);
     for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
       if (Number(tid) === pid) continue;
-      const t = await stat(`/proc/${pid}/task/${tid}`);
+      const t = await taskStat(`/proc/${pid}/task/${tid}`);
       if (t) lines.push(`  ${tid} ${t.state} ${await wchan(`/proc/${pid}/task/${tid}`)} ${t.comm}`);
     }
   }

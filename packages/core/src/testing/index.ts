@@ -30,7 +30,7 @@ export { NOBODY, userArgv, effectiveUid, resolveUser } from './user.ts';
 export type { RunAs, UserIds } from './user.ts';
 export {
   childEnv, startCli, runCli, parseJsonOutput, startCoordinator, launch, restart, command, checkpoint,
-  checkpointImages, status, waitForProcesses, kill9, images, inspectImage, IMAGE_RE,
+  checkpointImages, status, waitForProcesses, descendants, kill9, images, inspectImage, IMAGE_RE,
 } from './dmtcp.ts';
 export type {
   Json, JsonObject, CoordinatorRef, Coordinator, CliOptions, CliResult, StartCoordinatorOptions,
