@@ -98,8 +98,9 @@ HIDDEN int threads_suspend_all(void);
 HIDDEN void threads_resume_all(void);
 HIDDEN void threads_install_handler(void);
 HIDDEN void thread_mark_exiting(struct thread_rec *t);
-/* Set in a thread each time a checkpoint stopped it (sleep wrappers). */
-HIDDEN extern __thread int g_thread_ckpt_hit __attribute__((tls_model("initial-exec")));
+/* ---- blocking calls a checkpoint must not cut short (blocking.c) ---- */
+/* Called by the suspend handler with its ucontext. */
+HIDDEN void blocking_note_suspend(const void *uctx);
 
 /* ---- exclusion between wrappers and checkpoints (lock.c) ---- */
 HIDDEN void ckpt_lock_read(void);

@@ -22,7 +22,6 @@ int g_sigckpt = 60;
 long g_tid_offset = -1;
 
 static _Atomic int table_lock;
-__thread int g_thread_ckpt_hit __attribute__((tls_model("initial-exec")));
 static _Atomic uint32_t resume_gen;
 static _Atomic int suspended_count;
 
@@ -114,7 +113,6 @@ static struct thread_rec *lookup_tid(pid_t tid) {
 static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   (void)sig;
   (void)info;
-  (void)uctx;
   int saved_errno = errno;
   struct thread_rec *t = lookup_tid((pid_t)sys_gettid());
   if (!t || atomic_load(&t->state) != T_SUSPEND_REQ) {
@@ -122,7 +120,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
     return;
   }
   uint32_t gen = atomic_load(&resume_gen);
-  g_thread_ckpt_hit = 1;
+  blocking_note_suspend(uctx);
   event_simple(DMTCP_EVENT_PRE_SUSPEND_USER_THREAD);
   sys_rt_sigprocmask(SIG_BLOCK, NULL, &t->sigmask);
   sys_call3(__NR_get_robust_list, 0, (long)&t->robust_head, (long)&t->robust_len);

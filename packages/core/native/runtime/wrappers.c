@@ -328,56 +328,6 @@ EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
   return r;
 }
 
-EXPORT int sigsuspend(const sigset_t *mask) {
-  sigset_t copy;
-  return REAL(sigsuspend)(without_ckpt(SIG_SETMASK, mask, &copy));
-}
-
-/* ---- sleeping: a checkpoint must not cut a sleep short ----
- * The checkpoint signal has a handler, so the kernel ends an interrupted
- * sleep with EINTR (SA_RESTART does not apply to sleeps).  When the only
- * interruption was a checkpoint, sleep on for the time that was left. */
-
-EXPORT int nanosleep(const struct timespec *req, struct timespec *rem) {
-  if (!g_rt.enabled || !req) return REAL(nanosleep)(req, rem);
-  struct timespec left = *req, r;
-  for (;;) {
-    g_thread_ckpt_hit = 0;
-    int ret = REAL(nanosleep)(&left, &r);
-    if (ret == 0 || errno != EINTR || !g_thread_ckpt_hit) {
-      if (ret < 0 && rem) *rem = r;
-      return ret;
-    }
-    left = r;
-  }
-}
-
-EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem) {
-  if (!g_rt.enabled || !req) return REAL(clock_nanosleep)(clock, flags, req, rem);
-  struct timespec left = *req, r;
-  for (;;) {
-    g_thread_ckpt_hit = 0;
-    int ret = REAL(clock_nanosleep)(clock, flags, &left, &r);
-    if (ret != EINTR || !g_thread_ckpt_hit) {
-      if (ret == EINTR && rem && !(flags & TIMER_ABSTIME)) *rem = r;
-      return ret;
-    }
-    if (!(flags & TIMER_ABSTIME)) left = r;
-  }
-}
-
-/* glibc's own sleep and usleep call an internal nanosleep we cannot see. */
-EXPORT unsigned int sleep(unsigned int seconds) {
-  struct timespec ts = {(time_t)seconds, 0}, rem = {0, 0};
-  if (nanosleep(&ts, &rem) == 0) return 0;
-  return (unsigned int)rem.tv_sec + (rem.tv_nsec > 0);
-}
-
-EXPORT int usleep(useconds_t usec) {
-  struct timespec ts = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
-  return nanosleep(&ts, NULL);
-}
-
 /* ---- the runtime's own descriptors stay out of the application's reach ----
  * Daemons and shells close every descriptor they do not know; the
  * coordinator connection must survive that. */
