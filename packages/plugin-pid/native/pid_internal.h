@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include "dmtcp/usermem.h"
+
 #define PID_HIDDEN __attribute__((visibility("hidden")))
 #define PID_EXPORT __attribute__((visibility("default")))
 

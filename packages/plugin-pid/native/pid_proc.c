@@ -147,8 +147,13 @@ static void put_id(struct out *o, pid_t v) {
   if (k > 0) o->p = o->end + 1;
 }
 
+/* A path the kernel could not read, or could not take (no NUL within
+ * PATH_MAX), passes as it is: the kernel answers EFAULT or ENAMETOOLONG.
+ * The common case, a path outside /proc, costs one probe of its first page. */
 const char *pid_proc_path(const char *path, char *buf, size_t cap) {
-  if (!path || strncmp(path, "/proc/", 6) != 0 || cap < 16) return path;
+  if (!path || cap < 16 || dmtcp_user_strnlen(path, 6) < 6 || strncmp(path, "/proc/", 6) != 0) return path;
+  long len = dmtcp_user_strnlen(path, PATH_MAX);
+  if (len < 0 || len >= PATH_MAX) return path;
   const char *p = path + 6;
   pid_t id = 0, rid = 0, tid = 0, rtid = 0;
   size_t n = id_component(p, &id);
@@ -182,18 +187,21 @@ const char *pid_proc_path(const char *path, char *buf, size_t cap) {
 /* A path relative to a descriptor of /proc itself ("<vpid>/status" under
  * an fd from open("/proc")): made absolute, then translated. */
 static const char *path_at(int dirfd, const char *path, char *buf, size_t cap) {
-  if (!path) return path;
-  if (path[0] == '/' || dirfd == AT_FDCWD) return pid_proc_path(path, buf, cap);
-  if (!(path[0] >= '1' && path[0] <= '9') && strncmp(path, "self/task/", 10) != 0) return path;
+  if (!path || dirfd == AT_FDCWD) return pid_proc_path(path, buf, cap);
+  long head = dmtcp_user_strnlen(path, 10);
+  if (head < 1) return path;
+  if (path[0] == '/') return pid_proc_path(path, buf, cap);
+  if (!(path[0] >= '1' && path[0] <= '9') && (head < 10 || strncmp(path, "self/task/", 10) != 0)) return path;
+  long len = dmtcp_user_strnlen(path, PATH_MAX);
+  if (len < 0 || len >= PATH_MAX) return path;
   struct statfs fs;
   struct stat st;
   if (fstatfs(dirfd, &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC) return path;
   if (fstat(dirfd, &st) < 0 || st.st_ino != 1) return path;
   char abs[PATH_MAX];
-  size_t len = strlen(path);
-  if (len + 7 > sizeof abs) return path;
+  if ((size_t)len + 7 > sizeof abs) return path;
   memcpy(abs, "/proc/", 6);
-  memcpy(abs + 6, path, len + 1);
+  memcpy(abs + 6, path, (size_t)len + 1);
   const char *t = pid_proc_path(abs, buf, cap);
   return t == abs ? path : t;
 }
@@ -388,7 +396,8 @@ long pid_fcntl_in(int cmd, long arg, void *scratch) {
     case F_SETOWN:
       return pid_v2r_signed((pid_t)arg);
     case F_SETOWN_EX:
-      if (arg) {
+      /* Unreadable: passed on for the kernel's EFAULT. */
+      if (arg && dmtcp_user_readable((const void *)arg, sizeof(struct f_owner_ex))) {
         struct f_owner_ex *o = scratch;
         *o = *(const struct f_owner_ex *)arg;
         o->pid = pid_v2r(o->pid);

@@ -1,11 +1,13 @@
-/* Calls that name a task to act on its scheduling, priority or limits:
- * sched_*, getpriority/setpriority, prlimit, and the raw system calls of the
- * same kind (ioprio_*, process_vm_*, kcmp, sched_setattr...).  Their ids are
+/* Calls that name a task to act on its scheduling, priority, limits or
+ * memory: sched_*, getpriority/setpriority, prlimit, process_vm_readv and
+ * process_vm_writev, and the raw system calls of the same kind (ioprio_*,
+ * kcmp, sched_setattr, perf_event_open...).  Their ids are
  * pids or tids, the table knows both; 0 (the caller) stays 0.  ptrace is
  * left alone: a tracer outside the computation knows real pids. */
 #include <errno.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "dmtcp/plugin.h"
@@ -13,6 +15,7 @@
 
 #define IOPRIO_WHO_PROCESS 1
 #define IOPRIO_WHO_PGRP 2
+#define PERF_FLAG_PID_CGROUP (1UL << 2)
 
 NEXT_PTR(sched_setparam);
 NEXT_PTR(sched_getparam);
@@ -25,6 +28,8 @@ NEXT_PTR(getpriority);
 NEXT_PTR(setpriority);
 NEXT_PTR(prlimit);
 NEXT_PTR(prlimit64);
+NEXT_PTR(process_vm_readv);
+NEXT_PTR(process_vm_writev);
 
 __attribute__((constructor)) static void resolve_all(void) {
   (void)REAL(sched_setparam);
@@ -38,6 +43,8 @@ __attribute__((constructor)) static void resolve_all(void) {
   (void)REAL(setpriority);
   (void)REAL(prlimit);
   (void)REAL(prlimit64);
+  (void)REAL(process_vm_readv);
+  (void)REAL(process_vm_writev);
 }
 
 PID_EXPORT int sched_setparam(pid_t pid, const struct sched_param *p) { return REAL(sched_setparam)(pid_v2r(pid), p); }
@@ -76,6 +83,16 @@ PID_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit
   return REAL(prlimit64)(pid_v2r(pid), res, next, old);
 }
 
+/* The iovecs are the kernel's to read: passed on as they are. */
+PID_EXPORT ssize_t process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                                    const struct iovec *remote, unsigned long nremote, unsigned long flags) {
+  return REAL(process_vm_readv)(pid_v2r(pid), local, nlocal, remote, nremote, flags);
+}
+PID_EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                                     const struct iovec *remote, unsigned long nremote, unsigned long flags) {
+  return REAL(process_vm_writev)(pid_v2r(pid), local, nlocal, remote, nremote, flags);
+}
+
 int pid_syscall_args_in(long n, long a[6]) {
   switch (n) {
     case SYS_sched_setparam:
@@ -98,6 +115,10 @@ int pid_syscall_args_in(long n, long a[6]) {
     case SYS_kcmp:
       a[0] = pid_v2r((pid_t)a[0]);
       a[1] = pid_v2r((pid_t)a[1]);
+      return 1;
+    case SYS_perf_event_open:
+      /* attr, pid (or a cgroup descriptor), cpu, group fd, flags */
+      if (!(a[4] & PERF_FLAG_PID_CGROUP)) a[1] = pid_v2r((pid_t)a[1]);
       return 1;
     case SYS_getpriority:
     case SYS_setpriority:

@@ -60,6 +60,9 @@ PID_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction 
   if (sig <= 0 || sig >= NSIG_KERNEL) return REAL(sigaction)(sig, act, old);
   struct sigaction mine;
   const struct sigaction *pass = act;
+  /* An action we cannot read goes to libc as it is, to fail there as it
+   * would without us. */
+  if (act && !dmtcp_user_readable(act, sizeof *act)) return REAL(sigaction)(sig, act, old);
   info_handler previous = atomic_load(&app_handler[sig]);
   if (act && (act->sa_flags & SA_SIGINFO) && is_function(act)) {
     mine = *act;
@@ -87,8 +90,9 @@ struct kernel_sigaction {
 long pid_rt_sigaction(long sig, const void *act_, void *old_, long setsize) {
   const struct kernel_sigaction *act = act_;
   struct kernel_sigaction *old = old_;
-  /* Any other size is refused by the kernel. */
-  if (sig <= 0 || sig >= NSIG_KERNEL || setsize != sizeof act->mask)
+  /* Any other size is refused by the kernel, an unreadable action with
+   * EFAULT. */
+  if (sig <= 0 || sig >= NSIG_KERNEL || setsize != sizeof act->mask || (act && !dmtcp_user_readable(act, sizeof *act)))
     return REAL(syscall)(SYS_rt_sigaction, sig, act_, old_, setsize);
   struct kernel_sigaction mine;
   const struct kernel_sigaction *pass = act;

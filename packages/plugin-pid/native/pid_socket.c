@@ -17,6 +17,7 @@
  * wrap: no allocation, no locks, raw system calls. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -301,7 +302,16 @@ static void scratch_put(struct scratch *s) {
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-static int creds_to_send(struct msghdr *m) { return m->msg_control && creds_map(m, cred_in, 0); }
+/* The control data can be read as the kernel would (which takes at most
+ * INT_MAX bytes of it); none at all is fine. */
+static int control_readable(const struct msghdr *m) {
+  if (!m->msg_control || m->msg_controllen < sizeof(struct cmsghdr)) return 1;
+  return m->msg_controllen <= INT_MAX && dmtcp_user_readable(m->msg_control, m->msg_controllen);
+}
+
+/* Control data that cannot be read is sent untranslated: the kernel
+ * refuses it with EFAULT. */
+static int creds_to_send(struct msghdr *m) { return m->msg_control && control_readable(m) && creds_map(m, cred_in, 0); }
 
 /* h: the program's header, copied once so that its sizes cannot change
  * under us. */
@@ -320,7 +330,7 @@ static __attribute__((noinline)) ssize_t sendmsg_translated(int fd, struct msghd
 }
 
 PID_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
-  if (!m) return REAL(sendmsg)(fd, m, flags);
+  if (!m || !dmtcp_user_readable(m, sizeof *m)) return REAL(sendmsg)(fd, m, flags);
   struct msghdr h = *m;
   if (!creds_to_send(&h)) return REAL(sendmsg)(fd, m, flags);
   return sendmsg_translated(fd, &h, flags);
@@ -351,19 +361,34 @@ static __attribute__((noinline)) int sendmmsg_translated(int fd, struct mmsghdr 
   }
   int r = REAL(sendmmsg)(fd, copy, n, flags);
   int saved = errno;
-  for (int i = 0; i < r; i++) v[i].msg_len = copy[i].msg_len;
+  /* The program's array may be read-only: the kernel counts only the
+   * messages whose msg_len it could write back (EFAULT when none). */
+  for (int i = 0; i < r; i++) {
+    if (dmtcp_user_write(&v[i].msg_len, &copy[i].msg_len, sizeof v[i].msg_len) < 0) {
+      r = i ? i : -1;
+      if (!i) saved = EFAULT;
+      break;
+    }
+  }
   scratch_put(&s);
   errno = saved;
   return r;
 }
 
+/* The kernel sends the messages in order and stops at the first it cannot
+ * read, returning how many it sent (EFAULT when none): so only the
+ * messages before the first unreadable one are looked at and, when one
+ * of them carries credentials, sent translated. */
 PID_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
   unsigned k = n < MMSG_MAX ? n : MMSG_MAX;
   size_t ctl = 0;
-  for (unsigned i = 0; v && i < k; i++)
-    if (creds_to_send(&v[i].msg_hdr)) ctl += align8(v[i].msg_hdr.msg_controllen);
+  unsigned good = 0;
+  for (; v && good < k; good++) {
+    if (!dmtcp_user_readable(&v[good], sizeof v[good]) || !control_readable(&v[good].msg_hdr)) break;
+    if (creds_to_send(&v[good].msg_hdr)) ctl += align8(v[good].msg_hdr.msg_controllen);
+  }
   if (!ctl) return REAL(sendmmsg)(fd, v, n, flags);
-  return sendmmsg_translated(fd, v, k, flags, ctl);
+  return sendmmsg_translated(fd, v, good, flags, ctl);
 }
 
 PID_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags) {

@@ -197,13 +197,16 @@ static _Atomic int popen_count;
 PID_EXPORT FILE *popen(const char *cmd, const char *mode) {
   if (!atomic_load(&g_pid_active)) return REAL(popen)(cmd, mode);
   int rd = 0, wr = 0, cloexec = 0;
-  for (const char *m = mode; *m; m++) {
+  /* As glibc: the first other character makes the mode invalid, and
+   * nothing after it is read. */
+  int bad = 0;
+  for (const char *m = mode; *m && !bad; m++) {
     if (*m == 'r') rd = 1;
     else if (*m == 'w') wr = 1;
     else if (*m == 'e') cloexec = 1;
-    else rd = wr = 1;
+    else bad = 1;
   }
-  if (rd == wr) {
+  if (bad || rd == wr) {
     errno = EINVAL;
     return NULL;
   }

@@ -174,17 +174,20 @@ static pid_t wait_result(pid_t r, int status) {
   return v;
 }
 
+/* The status goes where the program asked for it, written by the kernel:
+ * a pointer it cannot write gets EFAULT (the child reaped all the same),
+ * as without us.  Once the kernel wrote it, it is ours to adjust. */
 pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru) {
-  int st = 0;
+  int st = 0, *sp = status ? status : &st;
   pid_t r;
   unsigned life;
   do {
     life = atomic_load(&g_pid_restarts);
-    r = REAL(wait4)(pid_v2r_signed(pid), &st, options, ru);
+    r = REAL(wait4)(pid_v2r_signed(pid), sp, options, ru);
   } while (stale(r, life));
-  if (r > 0) st = pid_zombie_wait_status(r, st);
-  if (r > 0 && status) *status = st;
-  return wait_result(r, st);
+  if (r <= 0) return r;
+  *sp = pid_zombie_wait_status(r, *sp);
+  return wait_result(r, *sp);
 }
 
 PID_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
@@ -192,16 +195,16 @@ PID_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
 }
 
 PID_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
-  int st = 0;
+  int st = 0, *sp = status ? status : &st;
   pid_t r;
   unsigned life;
   do {
     life = atomic_load(&g_pid_restarts);
-    r = REAL(waitpid)(pid_v2r_signed(pid), &st, options);
+    r = REAL(waitpid)(pid_v2r_signed(pid), sp, options);
   } while (stale(r, life));
-  if (r > 0) st = pid_zombie_wait_status(r, st);
-  if (r > 0 && status) *status = st;
-  return wait_result(r, st);
+  if (r <= 0) return r;
+  *sp = pid_zombie_wait_status(r, *sp);
+  return wait_result(r, *sp);
 }
 
 PID_EXPORT pid_t wait(int *status) { return waitpid(-1, status, 0); }
@@ -312,6 +315,9 @@ static int is_state_var(const char *s) {
 }
 
 char **pid_env_with(char *const envp[], char *state) {
+  /* An environment the kernel cannot read: the call goes on without our
+   * state and fails with EFAULT, as it would without us. */
+  if (!dmtcp_user_strv_readable(envp)) return NULL;
   size_t n = 0;
   while (envp && envp[n]) n++;
   char **env = malloc((n + 2) * sizeof *env);
@@ -366,6 +372,11 @@ PID_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 }
 
 PID_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+  /* glibc refuses a null argv or envp with EINVAL.  It declares argv
+   * nonnull, so the compiler would drop a plain test: launder it. */
+  const void *argv_ = argv;
+  __asm__("" : "+r"(argv_));
+  if (!argv_ || !envp) return REAL(fexecve)(fd, argv, envp);
 #define CALL(e) REAL(fexecve)(fd, argv, e)
   EXEC_WITH_STATE(CALL, envp);
 #undef CALL

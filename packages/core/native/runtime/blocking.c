@@ -42,6 +42,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "dmtcp/usermem.h"
 #include "runtime.h"
 
 /* Set by the suspend handler when it stopped this thread at the return of a
@@ -176,7 +177,8 @@ static void rel_next(struct rel_timeout *t) {
 /* ---- signal sets: the checkpoint signal is never blocked or waited for ---- */
 
 static const sigset_t *sans_ckpt(const sigset_t *set, sigset_t *copy) {
-  if (!g_rt.enabled || !set || !sigismember(set, g_sigckpt)) return set;
+  /* An unreadable set goes to the kernel as it is, for its EFAULT. */
+  if (!g_rt.enabled || !set || !dmtcp_user_readable(set, 8) || !sigismember(set, g_sigckpt)) return set;
   *copy = *set;
   sigdelset(copy, g_sigckpt);
   return copy;
@@ -341,31 +343,32 @@ EXPORT int sigsuspend(const sigset_t *mask) {
 
 /* ---- sleeping (the kernel reports what was left of a relative sleep) ---- */
 
+/* The kernel reads the request and writes what is left of a relative sleep
+ * into rem itself (EFAULT when it cannot); an interrupted sleep goes on from
+ * there. */
 EXPORT int nanosleep(const struct timespec *req, struct timespec *rem) {
-  if (!req) return NEXT(nanosleep)(req, rem);
-  struct timespec left = *req, r;
+  struct timespec left, r, *out = rem ? rem : &r;
+  const struct timespec *arg = req;
   for (;;) {
     t_ckpt_cut = 0;
-    int ret = NEXT(nanosleep)(&left, &r);
-    if (!cut_by_ckpt(ret)) {
-      if (ret < 0 && errno == EINTR && rem) *rem = r;
-      return ret;
-    }
-    left = r;
+    int ret = NEXT(nanosleep)(arg, out);
+    if (!cut_by_ckpt(ret)) return ret;
+    left = *out;
+    arg = &left;
   }
 }
 
 EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem) {
-  if (!req) return NEXT(clock_nanosleep)(clock, flags, req, rem);
-  struct timespec left = *req, r;
+  struct timespec left, r, *out = rem ? rem : &r;
+  const struct timespec *arg = req;
   for (;;) {
     t_ckpt_cut = 0;
-    int ret = NEXT(clock_nanosleep)(clock, flags, &left, &r);
-    if (ret != EINTR || !t_ckpt_cut) {
-      if (ret == EINTR && rem && !(flags & TIMER_ABSTIME)) *rem = r;
-      return ret;
+    int ret = NEXT(clock_nanosleep)(clock, flags, arg, out);
+    if (ret != EINTR || !t_ckpt_cut) return ret;
+    if (!(flags & TIMER_ABSTIME)) {
+      left = *out;
+      arg = &left;
     }
-    if (!(flags & TIMER_ABSTIME)) left = r;
   }
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dmtcp/plugin.h"
+#include "dmtcp/usermem.h"
 #include "runtime.h"
 
 void *real_sym(const char *name) {
@@ -153,6 +154,9 @@ static char *env_pair(const char *name, const char *value) {
 /* envp plus what the runtime needs after exec, even if the program cleaned
  * its environment. */
 static char **exec_env(char *const envp[], int same_process) {
+  /* An environment the kernel cannot read: the call goes on as it is and
+   * fails with EFAULT, as it would without us. */
+  if (!dmtcp_user_strv_readable(envp)) return NULL;
   size_t n = 0;
   while (envp && envp[n]) n++;
   char **out = calloc(n + 12, sizeof *out);
@@ -252,6 +256,11 @@ static int fexecve_real(const char *fdstr, char *const argv[], char *const envp[
   return REAL(fexecve)(atoi(fdstr), argv, envp);
 }
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+  /* glibc refuses a null argv or envp with EINVAL.  It declares argv
+   * nonnull, so the compiler would drop a plain test: launder it. */
+  const void *argv_ = argv;
+  __asm__("" : "+r"(argv_));
+  if (!argv_ || !envp) return REAL(fexecve)(fd, argv, envp);
   char num[16];
   struct sbuf sb;
   sb_init(&sb, num, sizeof num);
@@ -309,7 +318,9 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler) {
 
 static const sigset_t *without_ckpt(int how, const sigset_t *set, sigset_t *copy) {
   if (!g_rt.enabled || !set || how == SIG_UNBLOCK || !sigismember(set, g_sigckpt)) return set;
-  *copy = *set;
+  /* The kernel reads only the first _NSIG / 8 bytes of a set. */
+  sigemptyset(copy);
+  memcpy(copy, set, _NSIG / 8);
   sigdelset(copy, g_sigckpt);
   return copy;
 }
