@@ -189,6 +189,7 @@ static void after_restart(void) {
   keep_restart_env();
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)
     sys_munmap(g_restart_info.unmap_start, g_restart_info.unmap_end - g_restart_info.unmap_start);
+  cmdline_restore();
   g_rt.restart_count++;
   procstate_restore_rest();
   if (g_restart_info.ckpt_dir[0]) {

@@ -85,6 +85,7 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   if (!port || !*port) return; /* loaded outside a computation: stay out of the way */
   real_resolve_all();
   loader_init();
+  cmdline_note();
   g_debug = getenv(DMTCP_ENV_DEBUG) && getenv(DMTCP_ENV_DEBUG)[0] == '1';
   g_rt.argc = argc;
   g_rt.argv = argv;

@@ -209,6 +209,10 @@ HIDDEN void threads_suspend_outside_loader(void);
 HIDDEN void loader_note_old_tids(void);
 HIDDEN void loader_fix_owners(void);
 
+/* ---- /proc/PID/cmdline, environ and exe after restart (cmdline.c) ---- */
+HIDDEN void cmdline_note(void);
+HIDDEN void cmdline_restore(void);
+
 /* ---- a restart that cannot proceed exits with a reason (watchdog.c) ---- */
 HIDDEN void watchdog_start(void);
 HIDDEN void watchdog_stage(const char *what, int remote);
