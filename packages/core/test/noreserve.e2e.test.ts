@@ -38,7 +38,7 @@ async function cycles(user: RunAs | undefined): Promise<void> {
     const image = r.images[0] as string;
     // only the touched pages are in the image: 64 per touch plus the window
     expect((await stat(image)).size, image).toBeLessThan(8 * 2 ** 20);
-    const regions = ((await inspectImage(image)).meta as { regions: RegionMeta[] }).regions;
+    const regions = ((await inspectImage(image)).meta as unknown as { regions: RegionMeta[] }).regions;
     const size = (g: RegionMeta): number => Number(BigInt(g.end) - BigInt(g.start));
     const big = regions.filter((g) => g.prot === 'rw-p' && size(g) >= 60 * GIB);
     expect(big.length, JSON.stringify(regions.filter((g) => size(g) > GIB))).toBeGreaterThan(0);
