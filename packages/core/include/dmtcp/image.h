@@ -29,6 +29,9 @@
 #define DMTCP_REGION_VDSO 0x10      /* [vdso]: no data, moved into place */
 #define DMTCP_REGION_VVAR 0x20      /* [vvar*]: no data, moved into place */
 #define DMTCP_REGION_ALL_DATA 0x40  /* every page of the region is in the runs */
+#define DMTCP_REGION_NORESERVE 0x80 /* not charged against the commit limit
+                                       (no VM_ACCOUNT: MAP_NORESERVE, or never
+                                       writable): restart maps it MAP_NORESERVE */
 
 struct dmtcp_image_header {
   char magic[8];

@@ -18,6 +18,7 @@
 #define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
 #define MAP_GROWSDOWN 0x100
+#define MAP_NORESERVE 0x4000
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE 1
 #define MREMAP_FIXED 2
@@ -271,22 +272,33 @@ static void map_regions(void) {
     uint64_t len = r->end - r->start;
     int shared = r->flags & DMTCP_REGION_SHARED;
     int prot = (int)r->prot | (r->num_runs ? PROT_WRITE : 0);
+    /* As uncharged as at checkpoint: a reservation of many GiB the kernel
+     * allowed then (sparse heaps, runtimes' arenas) must map again. */
+    int noreserve = r->flags & DMTCP_REGION_NORESERVE ? MAP_NORESERVE : 0;
     long a;
     if (r->flags & DMTCP_REGION_FILE) {
       const char *path = strings + r->path_offset;
       long fd = sys_open(path, (shared && (r->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY, 0);
       if (fd < 0) die("cannot open mapped file", path, fd);
-      a = sys_mmap(r->start, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, (int)fd, r->file_offset);
+      a = sys_mmap(r->start, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | noreserve, (int)fd,
+                   r->file_offset);
       sys_close((int)fd);
       if (a < 0 && a > -4096) die("cannot map file", path, a);
     } else {
-      int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
+      int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED | noreserve;
       if (r->flags & DMTCP_REGION_GROWSDOWN) flags |= MAP_GROWSDOWN;
       a = sys_mmap(r->start, len, prot, flags, -1, 0);
       if (a < 0 && a > -4096) {
-        put("dmtcp restart: cannot map region ");
+        put("dmtcp restart: ");
+        put(image_name);
+        put(": cannot map region ");
         put_hex(r->start);
-        put("\n");
+        put("-");
+        put_hex(r->end);
+        put(a == -12 ? " (out of memory: the commit limit, vm.overcommit_memory=2?)" : "");
+        put(" (errno ");
+        put_num(-a);
+        put(")\n");
         sys_exit_group(1);
       }
     }

@@ -50,6 +50,8 @@ static void after_restart(void);
  * be unmapped: copy it. */
 static void keep_restart_env(void) {
   uint64_t len = g_restart_info.env_len;
+  /* The copy kept at the previous restart came back with the image. */
+  if (g_rt.restart_env) sys_munmap((uint64_t)g_rt.restart_env, g_rt.restart_env_len);
   g_rt.restart_env = NULL;
   g_rt.restart_env_len = 0;
   if (!len) return;
@@ -60,7 +62,12 @@ static void keep_restart_env(void) {
   g_rt.restart_env_len = len;
 }
 
-static int barrier(const char *name) { return coord_barrier(name, NULL, 0, NULL, 0); }
+static int barrier(const char *name) {
+  watchdog_stage_barrier(name);
+  int r = coord_barrier(name, NULL, 0, NULL, 0);
+  watchdog_stage("the plugins' restart events", 1);
+  return r;
+}
 
 /* What every process does once its memory is captured: resume
  * (is_restart = 0) or restart (1).  Plugins restore their kernel objects,
@@ -101,7 +108,7 @@ static void do_checkpoint(const struct msg *m) {
   image_path(tmp, sizeof tmp, 1);
   image_path(final, sizeof final, 0);
 
-  threads_suspend_all();
+  threads_suspend_outside_loader();
   event_simple(DMTCP_EVENT_THREADS_SUSPEND);
   if (barrier(DMTCP_BARRIER_SUSPENDED) < 0) goto failed;
   /* Processes may join until this barrier; its release has the final count. */
@@ -176,9 +183,13 @@ static void after_restart(void) {
     if (n >= expected) break;
     sys_futex(&g_restored_threads, FUTEX_WAIT_PRIVATE, n, NULL);
   }
+  /* Before any thread runs: a lock a thread held at checkpoint is its own
+   * again under its new tid. */
+  loader_fix_owners();
   keep_restart_env();
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)
     sys_munmap(g_restart_info.unmap_start, g_restart_info.unmap_end - g_restart_info.unmap_start);
+  cmdline_restore();
   g_rt.restart_count++;
   procstate_restore_rest();
   if (g_restart_info.ckpt_dir[0]) {
@@ -187,6 +198,7 @@ static void after_restart(void) {
     g_rt.ckpt_dir[n] = 0;
   }
   coord_set_address(g_restart_info.coord_host, (int)g_restart_info.coord_port);
+  watchdog_stage("registering with the coordinator", 0);
   if (connect_and_register(DMTCP_HELLO_RESTART, -1) < 0) {
     log_msg("restart: cannot reach the coordinator at %s:%u", g_restart_info.coord_host, g_restart_info.coord_port);
     sys_exit_group(1);
@@ -195,6 +207,7 @@ static void after_restart(void) {
   g_rt.handled_generation = g_rt.generation;
   barrier(DMTCP_BARRIER_RESTART_CONNECTED);
   if (resume_phase(1) == 0) barrier(DMTCP_BARRIER_RESTART_DONE);
+  watchdog_stop();
   api_checkpoint_done(1);
 }
 

@@ -54,10 +54,16 @@ static void scratch_free(struct scratch *s) {
   s->addr = NULL;
 }
 
-/* Reads all of /proc/self/maps; returns its length or -1. */
+/* Reads all of /proc/self/smaps (or, where that cannot be read, maps);
+ * returns its length or -1. */
 static long read_maps(struct scratch *buf) {
+  const char *path = "/proc/self/smaps";
   for (;;) {
-    int fd = (int)sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+    int fd = (int)sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0 && path[11] == 's') {
+      path = "/proc/self/maps";
+      continue;
+    }
     if (fd < 0) return -1;
     size_t len = 0;
     long r;
@@ -115,6 +121,40 @@ static char *parse_line(char *s, struct map_line *ml) {
   if (!nl) return NULL;
   *nl = 0;
   return nl + 1;
+}
+
+/* What smaps adds to a maps line: pages in memory or swap, and whether the
+ * region is charged against the commit limit (VmFlags "ac"). */
+struct smaps_info {
+  int known;
+  uint64_t rss_kb, swap_kb;
+  int accounted;
+};
+
+static uint64_t parse_kb(const char *p) {
+  while (*p == ' ') p++;
+  uint64_t v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+  return v;
+}
+
+/* Consumes the "Key: value" lines after a region's line; returns the next
+ * region's line. */
+static char *parse_smaps_keys(char *s, struct smaps_info *si) {
+  memset(si, 0, sizeof *si);
+  while (s && *s >= 'A' && *s <= 'Z') {
+    char *nl = strchr(s, '\n');
+    if (nl) *nl = 0;
+    si->known = 1;
+    if (strncmp(s, "Rss:", 4) == 0) si->rss_kb = parse_kb(s + 4);
+    else if (strncmp(s, "Swap:", 5) == 0) si->swap_kb = parse_kb(s + 5);
+    else if (strncmp(s, "VmFlags:", 8) == 0) {
+      for (const char *p = s + 8; *p; p++)
+        if (p[0] == 'a' && p[1] == 'c' && (p[2] == ' ' || p[2] == 0) && p[-1] == ' ') si->accounted = 1;
+    }
+    s = nl ? nl + 1 : NULL;
+  }
+  return s;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -297,9 +337,9 @@ static void json_region(struct sbuf *sb, const struct dmtcp_image_region *r, con
   sb_puts(sb, "\",\"path\":");
   sb_json_str(sb, r->path_offset == 0xffffffffu ? "" : b->strings + r->path_offset);
   sb_puts(sb, ",\"flags\":[");
-  static const char *names[] = {"shared", "file", "growsdown", "heap", "vdso", "vvar", "all_data"};
+  static const char *names[] = {"shared", "file", "growsdown", "heap", "vdso", "vvar", "all_data", "noreserve"};
   int first = 1;
-  for (int i = 0; i < 7; i++) {
+  for (int i = 0; i < 8; i++) {
     if (!(r->flags & (1u << i))) continue;
     if (!first) sb_putc(sb, ',');
     first = 0;
@@ -483,13 +523,18 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   char path[4096];
   for (char *line = maps.addr; line && *line;) {
     struct map_line ml;
-    char *next = parse_line(line, &ml);
+    struct smaps_info si;
+    char *next = parse_smaps_keys(parse_line(line, &ml), &si);
     struct dmtcp_image_region *r = &b.regions[b.nregions];
     memset(r, 0, sizeof *r);
     enum policy pol = classify(&ml, r, path, sizeof path, (uint64_t)maps.addr, (uint64_t)maps.addr + maps.len, main_sp);
     line = next;
     if (pol == POL_SKIP) continue;
     if (path[0]) r->path_offset = add_string(&b, path);
+    if (si.known && !si.accounted && !(r->flags & DMTCP_REGION_SHARED)) r->flags |= DMTCP_REGION_NORESERVE;
+    /* Nothing of a private region in memory or swap: nothing to save, and
+     * no page table walk over a reservation of many GiB. */
+    if (si.known && si.rss_kb == 0 && si.swap_kb == 0 && (pol == POL_ANON || pol == POL_FILE_PRIVATE)) pol = POL_NONE;
     if (pol != POL_NONE && scan_region(&b, r, pol) < 0) {
       log_msg("checkpoint: cannot scan region %p-%p", (void *)r->start, (void *)r->end);
       goto out;

@@ -83,6 +83,9 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   (void)envp;
   const char *port = getenv(DMTCP_ENV_COORD_PORT);
   if (!port || !*port) return; /* loaded outside a computation: stay out of the way */
+  real_resolve_all();
+  loader_init();
+  cmdline_note();
   g_debug = getenv(DMTCP_ENV_DEBUG) && getenv(DMTCP_ENV_DEBUG)[0] == '1';
   g_rt.argc = argc;
   g_rt.argv = argv;

@@ -68,6 +68,8 @@ void dmtcp_restore_entry(const struct dmtcp_restart_info *info) {
   for (size_t i = 0; i < sizeof g_restart_info; i++) dst[i] = src[i];
   g_rt.is_restart = 1;
   atomic_store(&g_restored_threads, 0);
+  loader_note_old_tids();
+  watchdog_start();
   procstate_restore_signals();
 
   const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |

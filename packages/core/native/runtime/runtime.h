@@ -190,6 +190,34 @@ HIDDEN extern _Atomic int g_round_active;
 
 /* ---- real libc functions (wrappers.c) ---- */
 HIDDEN void *real_sym(const char *name);
-#define REAL(name, ...) ((__typeof__(&name))real_sym(#name))
+HIDDEN void real_resolve_all(void);
+/* Cached per call site; real_sym itself never enters the loader after
+ * real_resolve_all (start-up). */
+#define REAL(name, ...)                                                                   \
+  ({                                                                                      \
+    static __typeof__(&name) _Atomic real_cache_;                                         \
+    __typeof__(&name) real_f_ = atomic_load_explicit(&real_cache_, memory_order_relaxed); \
+    if (!real_f_) {                                                                       \
+      real_f_ = (__typeof__(&name))real_sym(#name);                                       \
+      atomic_store_explicit(&real_cache_, real_f_, memory_order_relaxed);                 \
+    }                                                                                     \
+    real_f_;                                                                              \
+  })
+
+/* ---- the dynamic loader's locks across checkpoint and restart (loader.c) ---- */
+HIDDEN void loader_init(void);
+HIDDEN void threads_suspend_outside_loader(void);
+HIDDEN void loader_note_old_tids(void);
+HIDDEN void loader_fix_owners(void);
+
+/* ---- /proc/PID/cmdline, environ and exe after restart (cmdline.c) ---- */
+HIDDEN void cmdline_note(void);
+HIDDEN void cmdline_restore(void);
+
+/* ---- a restart that cannot proceed exits with a reason (watchdog.c) ---- */
+HIDDEN void watchdog_start(void);
+HIDDEN void watchdog_stage(const char *what, int remote);
+HIDDEN void watchdog_stage_barrier(const char *name);
+HIDDEN void watchdog_stop(void);
 
 #endif

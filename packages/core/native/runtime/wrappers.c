@@ -16,13 +16,40 @@
 #include "dmtcp/usermem.h"
 #include "runtime.h"
 
-void *real_sym(const char *name) {
+/* Every libc function the runtime wraps, looked up once at start-up: a
+ * lookup takes the dynamic loader's lock, which a thread suspended inside
+ * dlopen holds until it runs again, so none may happen at checkpoint or
+ * restart (see loader.c). */
+static const char *const real_names[] = {
+    "clock_nanosleep", "close",       "close_range", "execve",       "execvpe",         "fexecve",
+    "fork",            "nanosleep",   "posix_spawn", "posix_spawnp", "pthread_create",  "pthread_exit",
+    "pthread_sigmask", "sigaction",   "signal",      "sigprocmask",  "sigsuspend",
+};
+#define NREAL (sizeof real_names / sizeof real_names[0])
+static void *_Atomic real_fns[NREAL];
+
+static void *lookup_next(const char *name) {
   void *f = dlsym(RTLD_NEXT, name);
   if (!f) {
     log_msg("no next definition of %s", name);
     abort();
   }
   return f;
+}
+
+void real_resolve_all(void) {
+  for (size_t i = 0; i < NREAL; i++)
+    if (!atomic_load(&real_fns[i])) atomic_store(&real_fns[i], lookup_next(real_names[i]));
+}
+
+void *real_sym(const char *name) {
+  for (size_t i = 0; i < NREAL; i++) {
+    if (strcmp(real_names[i], name) != 0) continue;
+    void *f = atomic_load(&real_fns[i]);
+    if (!f) atomic_store(&real_fns[i], f = lookup_next(name));
+    return f;
+  }
+  return lookup_next(name);
 }
 
 /* ---- threads ---- */

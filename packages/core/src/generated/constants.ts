@@ -98,6 +98,7 @@ export const DMTCP_REGION_VDSO = 0x10;
 export const DMTCP_REGION_VVAR = 0x20;
 /** every page of the region is in the runs */
 export const DMTCP_REGION_ALL_DATA = 0x40;
+export const DMTCP_REGION_NORESERVE = 0x80;
 export const DMTCP_RESTART_PID_NS = 1;
 
 // include/dmtcp/plugin.h

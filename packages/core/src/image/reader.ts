@@ -15,6 +15,7 @@ import {
   DMTCP_REGION_FILE,
   DMTCP_REGION_GROWSDOWN,
   DMTCP_REGION_HEAP,
+  DMTCP_REGION_NORESERVE,
   DMTCP_REGION_SHARED,
   DMTCP_REGION_VDSO,
   DMTCP_REGION_VVAR,
@@ -94,6 +95,7 @@ export const REGION_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
   [Number(DMTCP_REGION_VDSO), 'vdso'],
   [Number(DMTCP_REGION_VVAR), 'vvar'],
   [Number(DMTCP_REGION_ALL_DATA), 'all_data'],
+  [Number(DMTCP_REGION_NORESERVE), 'noreserve'],
 ];
 
 const MAGIC = String(DMTCP_IMAGE_MAGIC);
