@@ -91,16 +91,21 @@ static struct {
 #undef X
 } next;
 
-/* Normally filled by the constructor; a wrapper reached before it (another
- * library's constructor) resolves its own entry. */
-static void *resolve(void **slot, const char *name) { return *slot = dlsym(RTLD_NEXT, name); }
-#define NEXT(f) (next.f ? next.f : (__typeof__(&f))resolve((void **)&next.f, #f))
+/* Filled once, by the constructor or by a wrapper reached before it (from
+ * another library's constructor); never from a wrapper later on, where a
+ * dlsym could wait on a loader lock a stopped thread holds.  A function
+ * that is absent (io_getevents without libaio) stays NULL. */
+static _Atomic int resolved;
 
 __attribute__((constructor(101))) static void blocking_resolve(void) {
+  if (atomic_load(&resolved)) return;
 #define X(f) next.f = (__typeof__(&f))dlsym(RTLD_NEXT, #f);
   BLOCKING_CALLS(X)
 #undef X
+  atomic_store(&resolved, 1);
 }
+
+#define NEXT(f) (atomic_load_explicit(&resolved, memory_order_acquire) ? next.f : (blocking_resolve(), next.f))
 
 /* ---- timeouts ---- */
 
