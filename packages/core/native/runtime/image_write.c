@@ -357,7 +357,11 @@ static void json_meta(struct sbuf *sb, const struct builder *b, uint64_t ckpt_ns
   sb_json_str(sb, cwd);
   sb_puts(sb, ",\"ckpt_time_ns\":\"");
   sb_putu(sb, ckpt_ns);
-  sb_puts(sb, "\",\"threads\":[");
+  sb_puts(sb, "\",\"itimers\":");
+  procstate_itimers_json(sb);
+  sb_puts(sb, ",\"pending_signals\":");
+  sigpending_json(sb);
+  sb_puts(sb, ",\"threads\":[");
   int first = 1;
   for (int i = 0; i < threads_used(); i++) {
     const struct thread_rec *t = &g_threads[i];
