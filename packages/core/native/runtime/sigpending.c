@@ -74,6 +74,15 @@ static const char *find_field(const char *buf, const char *name) {
   return NULL;
 }
 
+/* Whether anything we would take is pending for the caller, own or the
+ * process's: one cheap call, so that /proc is read only when it is.  (The
+ * kernel reports only blocked signals; all are, where this runs.) */
+static int anything_pending(void) {
+  uint64_t set = 0;
+  if (sys_call2(__NR_rt_sigpending, (long)&set, 8) < 0) return 1;
+  return (set & ~(bit(SIGKILL) | bit(SIGSTOP) | bit(g_sigckpt))) != 0;
+}
+
 /* The calling thread's own pending set and the process's. */
 static int read_pending(uint64_t *own, uint64_t *process) {
   char buf[4096];
@@ -114,6 +123,7 @@ static int take_one(int sig, int owner) {
 uint32_t sigpending_take_thread(struct thread_rec *t) {
   uint32_t gen = atomic_load(&put_back_gen);
   uint64_t own, process;
+  if (!anything_pending()) return gen;
   if (read_pending(&own, &process) < 0) {
     LOG_DEBUG("cannot read /proc/thread-self/status: pending signals of thread %d stay in the kernel", (int)t->tid);
     return gen;
@@ -132,6 +142,7 @@ uint32_t sigpending_take_thread(struct thread_rec *t) {
 
 void sigpending_take_process(void) {
   uint64_t own, process;
+  if (!anything_pending()) return;
   if (read_pending(&own, &process) < 0) {
     LOG_DEBUG("cannot read /proc/thread-self/status: the process's pending signals are not in the image");
     return;
