@@ -5,8 +5,8 @@
 // checkpoint, kill -9 and restart, over 3 cycles, as root and as nobody.
 import { afterEach, expect, test } from 'vitest';
 import {
-  checkpointImages, cleanup, compileFixture, coreFixture, effectiveUid, inspectImage, kill9, launch, restart,
-  startCoordinator,
+  checkpointImages, cleanup, compileFixture, coreFixture, descendants, effectiveUid, inspectImage, kill9, launch,
+  restart, startCoordinator,
   type Coordinator, type Proc, type RunAs,
 } from '../src/testing/index.ts';
 
@@ -74,6 +74,8 @@ class Target {
   pid = 0;
   /** si_code of pthread_kill: SI_TKILL (-6), or SI_USER on kernels that report that. */
   tkillCode = 0;
+  /** Restarted with --restore-pids: its pid is the namespace's, not ours. */
+  inNamespace = false;
   constructor(public proc: Proc, private readonly uid: number) {}
 
   async ready(): Promise<void> {
@@ -93,16 +95,28 @@ class Target {
     return this.proc.lines().slice(after, done.index);
   }
 
+  /** Sends `sig` from this process; returns the si_pid the target sees. */
+  private async killFromHere(sig: number): Promise<number> {
+    if (!this.inNamespace) {
+      process.kill(this.pid, sig);
+      return process.pid;
+    }
+    const hits = [...(await descendants(this.proc.pid))].filter(([, t]) => t.comm === 'pending-signals' && t.state !== 'Z');
+    expect(hits, 'the restarted target below the restart').toHaveLength(1);
+    process.kill((hits[0] as [number, unknown])[0], sig);
+    return 0; // the kernel hides a sender outside the target's pid namespace
+  }
+
   /** One batch: to the process (kill from here, sigqueue from the target), to each thread, tagged with `tag`. */
   async sendBatch(model: Pending, tag: number): Promise<void> {
     const R = this.rtmin;
     const own = (sig: number, code: number, value = 0): Sent => ({ sig, code, value, pid: this.pid, uid: this.uid });
     await this.send('pending'); // learns the current pid
-    const us = { pid: process.pid, uid: process.getuid?.() ?? 0 };
-    process.kill(this.pid, SIGUSR1);
-    model.add('process', { sig: SIGUSR1, code: SI_USER, value: 0, ...us });
-    process.kill(this.pid, R + 2);
-    model.add('process', { sig: R + 2, code: SI_USER, value: 0, ...us });
+    const uid = process.getuid?.() ?? 0;
+    for (const sig of [SIGUSR1, R + 2]) {
+      const pid = await this.killFromHere(sig);
+      model.add('process', { sig, code: SI_USER, value: 0, pid, uid });
+    }
     for (const v of [1, 2, 3]) {
       await this.send(`queue ${R} ${tag + v}`);
       model.add('process', own(R, SI_QUEUE, tag + v));
@@ -158,8 +172,15 @@ async function expectTakes(target: Target, model: Pending, what: string): Promis
   expect(await target.takes(), `signals left ${what}`).toEqual({ worker: '-', main: '-' });
 }
 
-for (const user of [undefined, 'nobody'] as const) {
-  test(`pending signals survive 3 restarts${user ? ` as ${user}` : ''}`, async () => {
+const variants = [
+  { user: undefined, args: [] },
+  { user: 'nobody', args: [] },
+  // threads keep their tids; /proc is the pid namespace's own at the next checkpoint
+  { user: undefined, args: ['--restore-pids'] },
+] as const;
+
+for (const { user, args } of variants) {
+  test(`pending signals survive 3 restarts${user ? ` as ${user}` : ''}${args.length ? ` with ${args.join(' ')}` : ''}`, async () => {
     const { coord, target } = await start(user);
     const model = new Pending();
     for (let cycle = 1; cycle <= 3; cycle++) {
@@ -171,7 +192,8 @@ for (const user of [undefined, 'nobody'] as const) {
       expect(meta.pending_signals, 'pending signals listed in the image').toHaveLength(model.size());
       expect(meta.pending_signals.filter((p) => p.tid === 0)).toHaveLength(model.queues.process.length);
       await kill9(target.proc);
-      target.proc = restart(images, { ...coord, user });
+      target.proc = restart(images, { ...coord, user, args });
+      target.inNamespace = args.length > 0;
       // Cycle 2 leaves its signals pending: they must survive a second restart.
       if (cycle === 2) expect(await target.pendingMasks(), 'pending masks after restart 2').toEqual(model.masks());
       else await expectTakes(target, model, `after restart ${cycle}`);
