@@ -211,3 +211,16 @@ test('pending signals are neither lost nor duplicated by 3 checkpoints with a pl
   }
   expect(target.proc.running).toBe(true);
 });
+
+test('3000 queued instances of one RT signal survive a restart, in order', async () => {
+  const { coord, target } = await start();
+  const R = target.rtmin;
+  await target.send(`queue-many ${R} 3000`);
+  const { images } = await checkpointImages(coord);
+  const meta = (await inspectImage(images[0] as string)).meta as { pending_signals: unknown[] };
+  expect(meta.pending_signals).toHaveLength(3000);
+  await kill9(target.proc);
+  target.proc = restart(images, coord);
+  const lines = await target.send(`take-many ${R}`);
+  expect(lines).toContain('TOOK-MANY n=3000 in_order=1');
+});

@@ -180,6 +180,7 @@ HIDDEN void sigpending_put_back_thread(struct thread_rec *t, uint32_t gen); /* s
 HIDDEN void sigpending_take_process(void);                           /* checkpoint thread, before capture */
 HIDDEN void sigpending_put_back(void);                               /* checkpoint thread, before the resume */
 HIDDEN void sigpending_json(struct sbuf *sb);
+HIDDEN int sigpending_count(void);
 
 /* ---- restore (restore.c) ---- */
 HIDDEN extern struct dmtcp_restart_info g_restart_info;

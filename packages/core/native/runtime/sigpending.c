@@ -255,6 +255,8 @@ void sigpending_put_back(void) {
   atomic_store(&pool_full_logged, 0);
 }
 
+int sigpending_count(void) { return used(); }
+
 void sigpending_json(struct sbuf *sb) {
   sb_putc(sb, '[');
   int first = 1;
