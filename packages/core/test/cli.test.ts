@@ -216,6 +216,8 @@ describe('dmtcp image inspect', () => {
     expect(r.stdout).toContain('counter --steps 10');
     expect(r.stdout).toMatch(/Computation:\s+1234abcd5678ef00, generation 3, 1 process/);
     expect(r.stdout).toMatch(/Threads:\s+4242 \(main\), 4243 \(ckpt\)/);
+    expect(r.stdout).toMatch(/^Timers:\s+none armed$/m);
+    expect(r.stdout).toMatch(/^Pending:\s+none$/m);
     expect(r.stdout).toMatch(/^555555554000-555555556000\s+r-xp\s+8\.0 KiB\s+\/usr\/bin\/counter \[file\]$/m);
     expect(r.stdout).toMatch(/^Totals: 3 regions, 24 KiB saved data \(24576 bytes\)/m);
 
@@ -227,6 +229,20 @@ describe('dmtcp image inspect', () => {
     expect(obj['comp_id']).toBe('1234abcd5678ef00');
     expect(obj['generation']).toBe(3);
     expect(obj.meta.prog).toBe('counter');
+  });
+
+  it('shows the timers and pending signals an image recorded', async () => {
+    const meta = {
+      itimers: { real: { value_us: 500000, interval_us: 100000 } },
+      pending_signals: [{ sig: 34, tid: 0, code: -1, pid: 7, uid: 0, value: 3 }],
+    };
+    const p = image('timers.dmtcp', buildImage({ meta }));
+    const r = await cli(['image', 'inspect', p]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Timers:\s+real: 0\.5 s left, every 0\.1 s$/m);
+    expect(r.stdout).toMatch(/^Pending:\s+process: 34 \(sigqueue 3\)$/m);
+    const bad = image('badsig.dmtcp', buildImage({ meta: { pending_signals: [{ sig: 'x' }] } }));
+    expectOneLine(await cli(['image', 'inspect', bad]), 1, `dmtcp image: ${bad}: corrupt image (metadata field pending_signals[0].sig is not a number)`);
   });
 });
 

@@ -88,6 +88,7 @@ static int resume_phase(int is_restart) {
   g_rt.ns_phase = 0;
   event_restart_flag(DMTCP_EVENT_THREADS_RESUME, is_restart);
   g_rt.round_is_restart = is_restart;
+  if (is_restart) procstate_restore_timers();
   threads_resume_all();
   return ok;
 }

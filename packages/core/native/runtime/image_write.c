@@ -397,7 +397,11 @@ static void json_meta(struct sbuf *sb, const struct builder *b, uint64_t ckpt_ns
   sb_json_str(sb, cwd);
   sb_puts(sb, ",\"ckpt_time_ns\":\"");
   sb_putu(sb, ckpt_ns);
-  sb_puts(sb, "\",\"threads\":[");
+  sb_puts(sb, "\",\"itimers\":");
+  procstate_itimers_json(sb);
+  sb_puts(sb, ",\"pending_signals\":");
+  sigpending_json(sb);
+  sb_puts(sb, ",\"threads\":[");
   int first = 1;
   for (int i = 0; i < threads_used(); i++) {
     const struct thread_rec *t = &g_threads[i];
@@ -545,7 +549,7 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   uint64_t ckpt_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
-  size_t meta_cap = 65536 + (size_t)b.nregions * 512 + (size_t)MAX_THREADS * 48;
+  size_t meta_cap = 65536 + (size_t)b.nregions * 512 + (size_t)MAX_THREADS * 48 + (size_t)sigpending_count() * 128;
   for (int i = 0; i < g_rt.argc && g_rt.argv[i]; i++) meta_cap += strlen(g_rt.argv[i]) * 6 + 4;
   if (scratch_alloc(&meta, meta_cap) < 0) goto out;
   struct sbuf sb;

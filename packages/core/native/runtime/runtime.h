@@ -172,6 +172,16 @@ HIDDEN void image_path(char *out, size_t cap, int tmp);
 HIDDEN void procstate_save(void);
 HIDDEN void procstate_restore_signals(void);   /* raw syscalls only */
 HIDDEN void procstate_restore_rest(void);
+HIDDEN void procstate_restore_timers(void);    /* last thing before the threads resume */
+HIDDEN void procstate_itimers_json(struct sbuf *sb);
+
+/* ---- pending signals across a checkpoint (sigpending.c) ---- */
+HIDDEN uint32_t sigpending_take_thread(struct thread_rec *t);          /* in the suspend handler */
+HIDDEN void sigpending_put_back_thread(struct thread_rec *t, uint32_t gen); /* same, before the resume */
+HIDDEN void sigpending_take_process(void);                           /* checkpoint thread, before capture */
+HIDDEN void sigpending_put_back(void);                               /* checkpoint thread, before the resume */
+HIDDEN void sigpending_json(struct sbuf *sb);
+HIDDEN int sigpending_count(void);
 
 /* ---- restore (restore.c) ---- */
 HIDDEN extern struct dmtcp_restart_info g_restart_info;

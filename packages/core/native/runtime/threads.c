@@ -127,11 +127,13 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx) {
   sys_sigaltstack(NULL, &t->altstack);
   sys_arch_prctl(ARCH_GET_FS, (uint64_t)&t->fsbase);
   sys_call2(__NR_prctl, PR_GET_NAME, (long)t->name);
+  uint32_t sig_gen = sigpending_take_thread(t);
   if (ctx_save(&t->ctx) == 0) {
     atomic_store(&t->state, T_SUSPENDED);
     atomic_fetch_add(&suspended_count, 1);
     sys_futex(&suspended_count, FUTEX_WAKE_PRIVATE, 1, NULL);
   }
+  sigpending_put_back_thread(t, sig_gen);
   /* Both after suspending and after a restart: wait for the resume. */
   while (atomic_load(&resume_gen) == gen) sys_futex(&resume_gen, FUTEX_WAIT_PRIVATE, (int)gen, NULL);
   atomic_store(&t->state, T_RUNNING);
@@ -191,6 +193,7 @@ int threads_suspend_all(void) {
 void thread_mark_exiting(struct thread_rec *t) { atomic_store(&t->exiting, 1); }
 
 void threads_resume_all(void) {
+  sigpending_put_back();
   atomic_fetch_add(&resume_gen, 1);
   sys_futex(&resume_gen, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL);
 }

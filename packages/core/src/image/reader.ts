@@ -190,6 +190,36 @@ export interface ImageMetaFile {
   [extra: string]: unknown;
 }
 
+/** An interval timer (setitimer; alarm is ITIMER_REAL) at checkpoint; 0/0 when disarmed. */
+export interface ImageItimer {
+  /** time left until the next expiration */
+  value_us: number;
+  /** period; 0 for a one-shot timer */
+  interval_us: number;
+}
+
+export interface ImageItimers {
+  real: ImageItimer;
+  virtual: ImageItimer;
+  prof: ImageItimer;
+}
+
+export const ITIMER_NAMES = ['real', 'virtual', 'prof'] as const;
+
+/** A signal that was pending at checkpoint, in the order the kernel would deliver it within its queue. */
+export interface ImagePendingSignal {
+  sig: number;
+  /** the thread whose own queue held it; 0 for the process's queue */
+  tid: number;
+  /** si_code: 0 SI_USER, -1 SI_QUEUE, -6 SI_TKILL, > 0 from the kernel */
+  code: number;
+  pid: number;
+  uid: number;
+  /** si_value.sival_int for SI_QUEUE, else 0 */
+  value: number;
+  [extra: string]: unknown;
+}
+
 /** The JSON metadata the runtime writes; unknown fields are kept. */
 export interface ImageMeta {
   version: number;
@@ -208,6 +238,9 @@ export interface ImageMeta {
   argv: string[];
   cwd: string;
   ckpt_time_ns: string;
+  /** all disarmed in images written before timers were saved */
+  itimers: ImageItimers;
+  pending_signals: ImagePendingSignal[];
   threads: ImageThread[];
   regions: ImageMetaRegion[];
   files: ImageMetaFile[];
@@ -452,6 +485,14 @@ class MetaChecker {
     return v;
   }
 
+  /** Like int() but negative numbers are fine (si_code). */
+  signedInt(o: Record<string, unknown>, key: string, where: string, dflt: number): number {
+    const v = o[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(`field ${where}${key} is not an integer`);
+    return v;
+  }
+
   int(o: Record<string, unknown>, key: string, where: string, dflt: number): number {
     const v = o[key];
     if (v === undefined) return dflt;
@@ -514,6 +555,25 @@ export function parseImageMeta(text: string, header: ImageHeader, file: string):
       ino: c.int(fo, 'ino', where, 0),
     };
   });
+  const timers = o['itimers'] === undefined ? {} : c.obj(o['itimers'], 'itimers');
+  const timer = (name: (typeof ITIMER_NAMES)[number]): ImageItimer => {
+    const to = timers[name] === undefined ? {} : c.obj(timers[name], `itimers.${name}`);
+    const where = `itimers.${name}.`;
+    return { value_us: c.int(to, 'value_us', where, 0), interval_us: c.int(to, 'interval_us', where, 0) };
+  };
+  const pending = c.arr(o, 'pending_signals').map((x, i): ImagePendingSignal => {
+    const po = c.obj(x, `pending_signals[${i}]`);
+    const where = `pending_signals[${i}].`;
+    return {
+      ...po,
+      sig: c.int(po, 'sig', where, 0),
+      tid: c.int(po, 'tid', where, 0),
+      code: c.signedInt(po, 'code', where, 0),
+      pid: c.signedInt(po, 'pid', where, 0),
+      uid: c.int(po, 'uid', where, 0),
+      value: c.signedInt(po, 'value', where, 0),
+    };
+  });
   return {
     ...o,
     version: c.int(o, 'version', '', 1),
@@ -531,6 +591,8 @@ export function parseImageMeta(text: string, header: ImageHeader, file: string):
     argv,
     cwd: c.str(o, 'cwd', '', ''),
     ckpt_time_ns: c.str(o, 'ckpt_time_ns', '', header.ckpt_time_ns),
+    itimers: { real: timer('real'), virtual: timer('virtual'), prof: timer('prof') },
+    pending_signals: pending,
     threads,
     regions,
     files,

@@ -5,6 +5,7 @@ import { COMMON_OPTIONS, CliError, UsageError, formatOptions, parseArgs } from '
 import type { CliIO } from '../common.ts';
 import { ImageError, formatNs, readImage } from '../../image/reader.ts';
 import type { CheckpointImage } from '../../image/reader.ts';
+import { describeItimers, describePendingSignals } from '../../image/signal-state.ts';
 
 const OPTIONS = {
   json: { type: 'boolean', help: 'print one JSON object: the header fields and the metadata' },
@@ -79,6 +80,8 @@ function human(img: CheckpointImage): string[] {
   field('Computation', `${m.comp_id}, generation ${m.generation}, ${m.num_peers} process${m.num_peers === 1 ? '' : 'es'}`);
   field('Checkpoint', formatNs(m.ckpt_time_ns));
   field('Threads', m.threads.length ? m.threads.map((t) => `${t.tid} (${t.kind})`).join(', ') : 'none recorded');
+  field('Timers', describeItimers(m.itimers));
+  field('Pending', describePendingSignals(m.pending_signals));
 
   const rows = regionRows(img);
   lines.push('');
