@@ -269,10 +269,10 @@ static int write_back(const char *path, const struct file_rec *r, const struct f
   return 0;
 }
 
-/* A file that vanished: recreated with DMTCP_FILE_MISSING=create (from its
- * saved bytes when --ckpt-open-files saved them), else left closed. */
+/* A file that vanished: made again when the "file:missing" call said so
+ * (file_missing.c), else left closed. */
 static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, const char *path) {
-  if (!c->s->missing_create) {
+  if (r->missing_action == MA_LEAVE) {
     file_log("fd %d: %s no longer exists; %s (DMTCP_FILE_MISSING=create recreates missing files)", r->fd, path,
              leave_note(r));
     return -1;
@@ -284,10 +284,32 @@ static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, con
     return -1;
   }
   const struct file_rec *h = contents_of(c->t, r);
-  if (h && write_all((int)fd, c->t->data + h->data_off, h->data_len) == 0) set_mtime((int)fd, r);
+  int with_bytes = h && write_all((int)fd, c->t->data + h->data_off, h->data_len) == 0;
+  if (r->missing_action == MA_CREATE) {
+    if (with_bytes) set_mtime((int)fd, r);
+    fs_close((int)fd);
+    file_log("fd %d: %s no longer existed; recreated %s (DMTCP_FILE_MISSING=create)", r->fd, path,
+             h ? "with its checkpointed contents" : "empty");
+    return 0;
+  }
+  /* The program created it (O_CREAT): it comes back as large as it was,
+   * holes where its bytes are not known, so that writes at the program's
+   * offset, or appends, land where they would have; with its mode as it
+   * was, whatever the umask. */
+  long rc = 0;
+  if (!with_bytes || (int64_t)h->data_len < r->size) rc = fs_ftruncate((int)fd, r->size);
+  fs_fchmod((int)fd, r->mode & 07777);
   fs_close((int)fd);
-  file_log("fd %d: %s no longer existed; recreated %s (DMTCP_FILE_MISSING=create)", r->fd, path,
-           h ? "with its checkpointed contents" : "empty");
+  if (rc < 0) file_log("fd %d: %s: cannot extend the recreated file to %ld bytes (%s)", r->fd, path, (long)r->size,
+                       file_errno_name(rc));
+  if (with_bytes)
+    file_log("fd %d: %s no longer existed; the program created it (O_CREAT): recreated with its checkpointed "
+             "contents, offset %ld (--missing-files error leaves it closed)",
+             r->fd, path, (long)r->pos);
+  else
+    file_log("fd %d: %s no longer existed; the program created it (O_CREAT): recreated, %ld bytes of holes, offset "
+             "%ld (--missing-files error leaves it closed)",
+             r->fd, path, (long)r->size, (long)r->pos);
   return 0;
 }
 
@@ -645,6 +667,7 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
   elect_writers(&c);
   put_back_contents(&c);
   file_share_plan(t, c.scratch_base);
+  file_missing_decide(t, s);
   for (size_t i = 0; i < t->nrecs; i++) t->recs[i].outcome = restore_one(&c, i);
   file_share_send();
   for (size_t i = 0; i < t->nrecs; i++) {
@@ -666,6 +689,12 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
   }
   file_share_finish();
   take_controlling_terminal(t);
+  /* The restored descriptors name new inodes: what was opened with O_CREAT
+   * still counts as such at the next checkpoint. */
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *r = &t->recs[i];
+    file_created_note(r->fd, r->created && r->outcome == FO_RESTORED);
+  }
   cur_ctx = NULL;
   /* What the restart command was started with is not the application's: 0-2
    * it had closed, a build tool's pipe passed down to `dmtcp restart`...
