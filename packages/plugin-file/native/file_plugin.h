@@ -53,6 +53,7 @@ enum share_role {
   SR_LOCAL = 0, /* this process restores it alone, as before */
   SR_LEAD,      /* this process recreates the object it belongs to */
   SR_RECV,      /* another process recreates it and sends it here */
+  SR_STD,       /* a pipe or socket to outside that another process had on 0-2: the restart's std_fd */
 };
 
 /* What happened at restart, for aliases and for messages. */

@@ -33,6 +33,7 @@ struct restore_ctx {
   int term_src;  /* a duplicate of the new terminal (one of 0-2), or -1 */
   int termios_done;
   int scratch_base; /* above every descriptor the table names */
+  int std_src[3];   /* duplicates of the restart's own 0-2 (-1: it had none) */
 };
 
 static int64_t mtime_ns(int64_t sec, int64_t nsec) { return sec * 1000000000LL + nsec; }
@@ -554,6 +555,28 @@ static int restore_alias(struct file_table *t, struct file_rec *r) {
   return l->outcome;
 }
 
+/* A pipe or socket to outside the computation that this process held above
+ * 2 only, while another process of the computation had the same description
+ * on 0-2 (`prog | tee` where a child moved its stdout away, as a shell does
+ * around a redirection): it becomes what that number is in the restart, as
+ * it does in the other process. */
+static int restore_std(struct restore_ctx *c, struct file_rec *r) {
+  int src = c->std_src[r->std_fd];
+  if (src < 0) {
+    file_log("fd %d (%s %s) was fd %d of another process of the computation, which this restart does not have; %s",
+             r->fd, file_kind_name(r->kind), r->path, r->std_fd, leave_note(r));
+    return FO_FAILED;
+  }
+  long fd = fs_fcntl(src, F_DUPFD_CLOEXEC, c->scratch_base);
+  if (fd < 0 || install(fd, r) < 0) {
+    file_log("fd %d: cannot place the restart's fd %d there (%s)", r->fd, r->std_fd, file_errno_name(fd < 0 ? fd : -EBADF));
+    return FO_FAILED;
+  }
+  file_debug("fd %d was %s %s, fd %d of another process; now the restart's fd %d", r->fd, file_kind_name(r->kind),
+             r->path, r->std_fd, r->std_fd);
+  return FO_RESTORED;
+}
+
 /* A description of a pipe, FIFO or pseudo-terminal this process recreates
  * for every process that held the object. */
 static int restore_object_end(struct restore_ctx *c, size_t i) {
@@ -602,6 +625,7 @@ static int restore_one(struct restore_ctx *c, size_t i) {
     if (leader != (int)i) return restore_alias(t, r);
     /* Arrives from another process once every process has restored its own. */
     if (r->role == SR_RECV) return FO_PENDING;
+    if (r->role == SR_STD) return restore_std(c, r);
     if (file_share_is_object(r)) return restore_object_end(c, i);
   }
   if (r->fd <= 2 && r->kind == FK_TTY) return restore_tty(c, r);
@@ -640,7 +664,7 @@ static int restore_one(struct restore_ctx *c, size_t i) {
 
 void file_restore(struct file_table *t, const struct file_settings *s, const struct file_inherited *inherited,
                   size_t ninherited) {
-  struct restore_ctx c = {t, s, -1, 0, 3};
+  struct restore_ctx c = {t, s, -1, 0, 3, {-1, -1, -1}};
   if (!t->valid) {
     /* Still take part in the barriers: the other processes wait there. */
     size_t len = sizeof barrier_reply;
@@ -657,6 +681,10 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
    * the application's log file again. */
   long log_fd = fs_fcntl(2, F_DUPFD_CLOEXEC, c.scratch_base);
   if (log_fd >= 0) file_log_to((int)log_fd);
+  for (int fd = 0; fd <= 2; fd++) {
+    long d = fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
+    c.std_src[fd] = d < 0 ? -1 : (int)d;
+  }
   for (int fd = 0; fd <= 2 && c.term_src < 0; fd++) {
     unsigned char probe[FILE_TERMIOS_CAP];
     if (fs_ioctl(fd, FSYS_TCGETS, probe) == 0) c.term_src = (int)fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
@@ -714,6 +742,8 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
     fs_close(in->fd);
   }
   if (c.term_src >= 0) fs_close(c.term_src);
+  for (int fd = 0; fd <= 2; fd++)
+    if (c.std_src[fd] >= 0) fs_close(c.std_src[fd]);
   file_log_to(2);
   if (log_fd >= 0) fs_close((int)log_fd);
 }
