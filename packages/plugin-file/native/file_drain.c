@@ -83,6 +83,10 @@ char file_share_kind(const struct file_rec *r) {
     case FK_CHR:
     case FK_BLK:
     case FK_MEMFD: return 'F';
+    /* Only so that a socket several processes hold is known for one
+     * description (0-2 from outside, src/share.ts); restoring sockets is
+     * another plugin's work. */
+    case FK_SOCKET: return 'S';
     default: return 0;
   }
 }

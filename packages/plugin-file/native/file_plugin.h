@@ -53,6 +53,7 @@ enum share_role {
   SR_LOCAL = 0, /* this process restores it alone, as before */
   SR_LEAD,      /* this process recreates the object it belongs to */
   SR_RECV,      /* another process recreates it and sends it here */
+  SR_STD,       /* a pipe or socket to outside that another process had on 0-2: the restart's std_fd */
 };
 
 /* What happened at restart, for aliases and for messages. */
@@ -62,6 +63,14 @@ enum file_outcome {
   FO_KEPT,    /* the descriptor the restart provided stays (terminal, pipe on 0-2) */
   FO_SKIPPED, /* left to another plugin or not supported yet */
   FO_FAILED,
+};
+
+/* What becomes of a file that vanished before the restart: decided by the
+ * "file:missing" call (src/missing.ts). */
+enum missing_action {
+  MA_LEAVE = 0,  /* the descriptor stays closed (on 0-2: what the restart provides) */
+  MA_CREATE,     /* --missing-files create: empty, or its saved bytes */
+  MA_RECREATE,   /* the program created it: its saved bytes, or holes, up to its size */
 };
 
 enum file_verdict {
@@ -106,6 +115,9 @@ struct file_rec {
   int pty_locked;   /* master not unlocked yet (unlockpt) */
   int ctty;         /* this pty slave is the controlling terminal of the session this process leads */
   int has_winsize;
+  int created;      /* opened with O_CREAT (file_created.c), by this or another descriptor of the description */
+  int missing_action; /* restart: what to do if the file vanished (enum missing_action) */
+  int std_fd;       /* restart: becomes the restart's descriptor std_fd (0-2), or -1 */
   int drained;      /* this description's object was drained here; its bytes go back at REFILL */
   /* Drained bytes, in the table's drain region: a pipe's or FIFO's buffer,
    * or what a pty's slave wrote that the master has not read; drain2 is what
@@ -140,7 +152,7 @@ struct file_table {
 struct file_settings {
   int debug;
   int ckpt_open_files;   /* DMTCP_CKPT_OPEN_FILES=1: save every open regular file */
-  int missing_create;    /* DMTCP_FILE_MISSING=create */
+  char missing_policy[32]; /* DMTCP_FILE_MISSING as given ("" unset); src/missing.ts judges it */
   int restore_contents;  /* DMTCP_RESTORE_FILE_CONTENTS=1 */
   int no_kcmp;           /* DMTCP_FILE_NO_KCMP=1: as where kcmp is forbidden (tests the other way) */
   char path_map[FILE_MAP_CAP];
@@ -182,6 +194,19 @@ FILE_HIDDEN void file_log_to(int fd);
 FILE_HIDDEN int file_path_map_apply(const char *spec, const char *path, char *out, size_t cap);
 /* NULL when the map is well formed, else why not. */
 FILE_HIDDEN const char *file_path_map_problem(const char *spec);
+
+/* ---- file_created.c: descriptors opened with O_CREAT ---- */
+#define FILE_CREATED_FDS 65536
+FILE_HIDDEN void file_created_note(int fd, int created);
+/* Whether fd was opened with O_CREAT on the inode (dev, ino). */
+FILE_HIDDEN int file_created_get(int fd, uint64_t dev, uint64_t ino);
+
+/* ---- file_missing.c: the "file:missing" call ---- */
+/* The call that decides about vanished files (MISSING_CALL in src/missing.ts). */
+#define FILE_CALL_MISSING "file:missing"
+/* Sets missing_action on every record whose file vanished; the records
+ * this process receives from another one are left out. */
+FILE_HIDDEN void file_missing_decide(struct file_table *t, const struct file_settings *s);
 
 /* ---- file_scan.c (checkpoint) ---- */
 FILE_HIDDEN int file_scan(struct file_table *t, const struct file_settings *s);

@@ -33,6 +33,7 @@ struct restore_ctx {
   int term_src;  /* a duplicate of the new terminal (one of 0-2), or -1 */
   int termios_done;
   int scratch_base; /* above every descriptor the table names */
+  int std_src[3];   /* duplicates of the restart's own 0-2 (-1: it had none) */
 };
 
 static int64_t mtime_ns(int64_t sec, int64_t nsec) { return sec * 1000000000LL + nsec; }
@@ -269,10 +270,10 @@ static int write_back(const char *path, const struct file_rec *r, const struct f
   return 0;
 }
 
-/* A file that vanished: recreated with DMTCP_FILE_MISSING=create (from its
- * saved bytes when --ckpt-open-files saved them), else left closed. */
+/* A file that vanished: made again when the "file:missing" call said so
+ * (file_missing.c), else left closed. */
 static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, const char *path) {
-  if (!c->s->missing_create) {
+  if (r->missing_action == MA_LEAVE) {
     file_log("fd %d: %s no longer exists; %s (DMTCP_FILE_MISSING=create recreates missing files)", r->fd, path,
              leave_note(r));
     return -1;
@@ -284,10 +285,32 @@ static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, con
     return -1;
   }
   const struct file_rec *h = contents_of(c->t, r);
-  if (h && write_all((int)fd, c->t->data + h->data_off, h->data_len) == 0) set_mtime((int)fd, r);
+  int with_bytes = h && write_all((int)fd, c->t->data + h->data_off, h->data_len) == 0;
+  if (r->missing_action == MA_CREATE) {
+    if (with_bytes) set_mtime((int)fd, r);
+    fs_close((int)fd);
+    file_log("fd %d: %s no longer existed; recreated %s (DMTCP_FILE_MISSING=create)", r->fd, path,
+             h ? "with its checkpointed contents" : "empty");
+    return 0;
+  }
+  /* The program created it (O_CREAT): it comes back as large as it was,
+   * holes where its bytes are not known, so that writes at the program's
+   * offset, or appends, land where they would have; with its mode as it
+   * was, whatever the umask. */
+  long rc = 0;
+  if (!with_bytes || (int64_t)h->data_len < r->size) rc = fs_ftruncate((int)fd, r->size);
+  fs_fchmod((int)fd, r->mode & 07777);
   fs_close((int)fd);
-  file_log("fd %d: %s no longer existed; recreated %s (DMTCP_FILE_MISSING=create)", r->fd, path,
-           h ? "with its checkpointed contents" : "empty");
+  if (rc < 0) file_log("fd %d: %s: cannot extend the recreated file to %ld bytes (%s)", r->fd, path, (long)r->size,
+                       file_errno_name(rc));
+  if (with_bytes)
+    file_log("fd %d: %s no longer existed; the program created it (O_CREAT): recreated with its checkpointed "
+             "contents, offset %ld (--missing-files error leaves it closed)",
+             r->fd, path, (long)r->pos);
+  else
+    file_log("fd %d: %s no longer existed; the program created it (O_CREAT): recreated, %ld bytes of holes, offset "
+             "%ld (--missing-files error leaves it closed)",
+             r->fd, path, (long)r->size, (long)r->pos);
   return 0;
 }
 
@@ -532,6 +555,28 @@ static int restore_alias(struct file_table *t, struct file_rec *r) {
   return l->outcome;
 }
 
+/* A pipe or socket to outside the computation that this process held above
+ * 2 only, while another process of the computation had the same description
+ * on 0-2 (`prog | tee` where a child moved its stdout away, as a shell does
+ * around a redirection): it becomes what that number is in the restart, as
+ * it does in the other process. */
+static int restore_std(struct restore_ctx *c, struct file_rec *r) {
+  int src = c->std_src[r->std_fd];
+  if (src < 0) {
+    file_log("fd %d (%s %s) was fd %d of another process of the computation, which this restart does not have; %s",
+             r->fd, file_kind_name(r->kind), r->path, r->std_fd, leave_note(r));
+    return FO_FAILED;
+  }
+  long fd = fs_fcntl(src, F_DUPFD_CLOEXEC, c->scratch_base);
+  if (fd < 0 || install(fd, r) < 0) {
+    file_log("fd %d: cannot place the restart's fd %d there (%s)", r->fd, r->std_fd, file_errno_name(fd < 0 ? fd : -EBADF));
+    return FO_FAILED;
+  }
+  file_debug("fd %d was %s %s, fd %d of another process; now the restart's fd %d", r->fd, file_kind_name(r->kind),
+             r->path, r->std_fd, r->std_fd);
+  return FO_RESTORED;
+}
+
 /* A description of a pipe, FIFO or pseudo-terminal this process recreates
  * for every process that held the object. */
 static int restore_object_end(struct restore_ctx *c, size_t i) {
@@ -580,6 +625,7 @@ static int restore_one(struct restore_ctx *c, size_t i) {
     if (leader != (int)i) return restore_alias(t, r);
     /* Arrives from another process once every process has restored its own. */
     if (r->role == SR_RECV) return FO_PENDING;
+    if (r->role == SR_STD) return restore_std(c, r);
     if (file_share_is_object(r)) return restore_object_end(c, i);
   }
   if (r->fd <= 2 && r->kind == FK_TTY) return restore_tty(c, r);
@@ -618,7 +664,7 @@ static int restore_one(struct restore_ctx *c, size_t i) {
 
 void file_restore(struct file_table *t, const struct file_settings *s, const struct file_inherited *inherited,
                   size_t ninherited) {
-  struct restore_ctx c = {t, s, -1, 0, 3};
+  struct restore_ctx c = {t, s, -1, 0, 3, {-1, -1, -1}};
   if (!t->valid) {
     /* Still take part in the barriers: the other processes wait there. */
     size_t len = sizeof barrier_reply;
@@ -635,6 +681,10 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
    * the application's log file again. */
   long log_fd = fs_fcntl(2, F_DUPFD_CLOEXEC, c.scratch_base);
   if (log_fd >= 0) file_log_to((int)log_fd);
+  for (int fd = 0; fd <= 2; fd++) {
+    long d = fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
+    c.std_src[fd] = d < 0 ? -1 : (int)d;
+  }
   for (int fd = 0; fd <= 2 && c.term_src < 0; fd++) {
     unsigned char probe[FILE_TERMIOS_CAP];
     if (fs_ioctl(fd, FSYS_TCGETS, probe) == 0) c.term_src = (int)fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
@@ -645,6 +695,7 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
   elect_writers(&c);
   put_back_contents(&c);
   file_share_plan(t, c.scratch_base);
+  file_missing_decide(t, s);
   for (size_t i = 0; i < t->nrecs; i++) t->recs[i].outcome = restore_one(&c, i);
   file_share_send();
   for (size_t i = 0; i < t->nrecs; i++) {
@@ -666,6 +717,12 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
   }
   file_share_finish();
   take_controlling_terminal(t);
+  /* The restored descriptors name new inodes: what was opened with O_CREAT
+   * still counts as such at the next checkpoint. */
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *r = &t->recs[i];
+    file_created_note(r->fd, r->created && r->outcome == FO_RESTORED);
+  }
   cur_ctx = NULL;
   /* What the restart command was started with is not the application's: 0-2
    * it had closed, a build tool's pipe passed down to `dmtcp restart`...
@@ -685,6 +742,8 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
     fs_close(in->fd);
   }
   if (c.term_src >= 0) fs_close(c.term_src);
+  for (int fd = 0; fd <= 2; fd++)
+    if (c.std_src[fd] >= 0) fs_close(c.std_src[fd]);
   file_log_to(2);
   if (log_fd >= 0) fs_close((int)log_fd);
 }

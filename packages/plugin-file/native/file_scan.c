@@ -202,6 +202,7 @@ static int describe(int fd, struct file_rec *r, uint64_t host) {
   r->mtime_sec = st.st_mtim.tv_sec;
   r->mtime_nsec = st.st_mtim.tv_nsec;
   r->kind = classify(r, &st, (size_t)n);
+  r->created = file_created_get(fd, st.st_dev, st.st_ino);
   r->pty_index = -1;
   if (r->kind == FK_PTMX || r->kind == FK_TTY) file_pty_describe(r);
   if (r->pty_index >= 0) {
@@ -376,6 +377,11 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
     }
   }
 
+  /* O_CREAT belongs to the open that made the description: a dup of it
+   * counts as created too. */
+  for (size_t i = 0; i < n; i++) t->recs[t->recs[i].leader].created |= t->recs[i].created;
+  for (size_t i = 0; i < n; i++) t->recs[i].created = t->recs[t->recs[i].leader].created;
+
   /* Until the DRAIN barrier finds another process holding the same
    * description, each is its own. */
   for (size_t i = 0; i < n; i++) {
@@ -413,8 +419,9 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
   }
   for (size_t i = 0; i < n; i++) {
     struct file_rec *r = &t->recs[i];
-    file_debug("checkpoint fd %d: %s %s flags 0x%x%s pos %ld%s%s", r->fd, file_kind_name(r->kind), r->path,
-               (unsigned)r->flags, r->cloexec ? " cloexec" : "", (long)r->pos, r->deleted ? " deleted" : "",
+    file_debug("checkpoint fd %d: %s %s flags 0x%x%s%s pos %ld%s%s", r->fd, file_kind_name(r->kind), r->path,
+               (unsigned)r->flags, r->created ? " O_CREAT" : "", r->cloexec ? " cloexec" : "", (long)r->pos,
+               r->deleted ? " deleted" : "",
                r->leader != (int)i ? " (shares the description of a lower fd)" : "");
   }
   t->valid = 1;

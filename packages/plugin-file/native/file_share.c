@@ -198,6 +198,13 @@ static int fallback_role(const struct file_table *t, const struct file_rec *r) {
   return master ? SR_LEAD : SR_LOCAL;
 }
 
+/* The lowest of 0-2 at which this process holds description i, or -1. */
+static int std_fd_of(const struct file_table *t, size_t i) {
+  for (size_t j = 0; j < t->nrecs && t->recs[j].fd <= 2; j++)
+    if (t->recs[j].leader == (int)i) return t->recs[j].fd;
+  return -1;
+}
+
 void file_share_plan(struct file_table *t, int base) {
   memset(&S, 0, sizeof S);
   S.t = t;
@@ -207,7 +214,7 @@ void file_share_plan(struct file_table *t, int base) {
   size_t lines = 0;
   for (size_t i = 0; i < t->nrecs; i++)
     if (t->recs[i].leader == (int)i && file_share_kind(&t->recs[i])) lines++;
-  S.rec_cap = 128 + lines * 112;
+  S.rec_cap = 128 + lines * 116;
   S.rec = map(S.rec_cap);
   S.reply = map(SHARE_REPLY_CAP + 1);
   struct fbuf b = {0, 0, 0, 1};
@@ -222,7 +229,7 @@ void file_share_plan(struct file_table *t, int base) {
       fb_puthex(&b, r->obj, FILE_KEY_HEX);
       fb_format(&b, " %c %c ", kind, file_share_mode(r));
       fb_puthex(&b, r->owner, FILE_KEY_HEX);
-      fb_format(&b, " %d %x %ld\n", r->owner_fd, (unsigned)r->flags, (long)r->pos);
+      fb_format(&b, " %d %x %ld %d\n", r->owner_fd, (unsigned)r->flags, (long)r->pos, std_fd_of(t, i));
     }
   }
   size_t len = S.reply ? SHARE_REPLY_CAP : 0;
@@ -244,17 +251,25 @@ void file_share_plan(struct file_table *t, int base) {
   for (size_t i = 0; i < t->nrecs; i++) {
     struct file_rec *r = &t->recs[i];
     r->role = SR_LOCAL;
+    r->std_fd = -1;
     if (r->leader != (int)i || !file_share_kind(r)) continue;
     char c = p && *p ? *p : 0;
     if (c == 'L') r->role = SR_LEAD;
     else if (c == '<') r->role = SR_RECV;
+    else if (c >= '0' && c <= '2') {
+      r->role = SR_STD;
+      r->std_fd = c - '0';
+    }
     else if (c == '=') r->role = SR_LOCAL;
     else r->role = fallback_role(t, r);
     if (p && *p) next_line(&p);
   }
   for (size_t i = 0; i < t->nrecs; i++) {
     struct file_rec *r = &t->recs[i];
-    if (r->leader != (int)i) r->role = t->recs[r->leader].role;
+    if (r->leader != (int)i) {
+      r->role = t->recs[r->leader].role;
+      r->std_fd = t->recs[r->leader].std_fd;
+    }
   }
   S.sends = p;
 

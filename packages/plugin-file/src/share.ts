@@ -17,11 +17,15 @@
 //
 // "file:share", at RESTART. Record:
 //   s SOCKET                               where this process receives descriptors
-//   d OBJ KIND MODE OWNER OWNERFD FLAGS POS   one per description
+//   d OBJ KIND MODE OWNER OWNERFD FLAGS POS STD   one per description; STD is
+//                                          the lowest of 0-2 this process
+//                                          holds it at, or -1 (absent: -1)
 // Reply: one line per "d" line, in order: "=" (restore it alone), "L" (this
 // process recreates the object and this description with it), "<" (another
-// process sends it); then, for the process that recreates an object, what
-// to send to whom:
+// process sends it), "0"/"1"/"2" (a pipe or socket to outside that another
+// process held on that number: it becomes the restart's descriptor of that
+// number, see stdFromOthers); then, for the process that recreates an
+// object, what to send to whom:
 //   x SOCKET N                             followed by N lines
 //   c OBJ KIND MODE OWNER OWNERFD FLAGS POS
 import type { BarrierRecord } from './types.ts';
@@ -39,12 +43,12 @@ export const SHARE_BARRIER = 'file:share';
  */
 export const MAX_CANDIDATES = 16;
 
-/** p pipe, f FIFO, m pty master, s pty slave, F anything else with a file behind it. */
-export type Kind = 'p' | 'f' | 'm' | 's' | 'F';
+/** p pipe, f FIFO, m pty master, s pty slave, S socket, F anything else with a file behind it. */
+export type Kind = 'p' | 'f' | 'm' | 's' | 'S' | 'F';
 /** r readable, w writable, b both, - neither (O_PATH). */
 export type Mode = 'r' | 'w' | 'b' | '-';
 
-const KINDS = new Set<string>(['p', 'f', 'm', 's', 'F']);
+const KINDS = new Set<string>(['p', 'f', 'm', 's', 'S', 'F']);
 const MODES = new Set<string>(['r', 'w', 'b', '-']);
 const HEX16 = /^[0-9a-f]{16}$/;
 const DEC = /^-?\d+$/;
@@ -195,6 +199,8 @@ export interface ShareLine {
   ownerFd: number;
   flags: string;
   pos: string;
+  /** The lowest of 0-2 the process holds this description at, or -1. */
+  std: number;
 }
 
 export interface ShareReport {
@@ -211,12 +217,13 @@ export function decodeShareRecord(payload: Buffer, upid: string): ShareReport {
       field(f.length === 2 && TOKEN.test(f[1] ?? ''), SHARE_BARRIER, upid, line, 'expected "s SOCKET"');
       out.socket = f[1] as string;
     } else if (f[0] === 'd') {
-      field(f.length === 8, SHARE_BARRIER, upid, line, 'expected "d OBJ KIND MODE OWNER OWNERFD FLAGS POS"');
-      const [, obj = '', kind = '', mode = '', owner = '', ownerFd = '', flags = '', pos = ''] = f;
+      field(f.length === 8 || f.length === 9, SHARE_BARRIER, upid, line, 'expected "d OBJ KIND MODE OWNER OWNERFD FLAGS POS STD"');
+      const [, obj = '', kind = '', mode = '', owner = '', ownerFd = '', flags = '', pos = '', std = '-1'] = f;
+      field(/^(-1|[012])$/.test(std), SHARE_BARRIER, upid, line, 'STD is not -1, 0, 1 or 2');
       field(HEX16.test(obj) && HEX16.test(owner), SHARE_BARRIER, upid, line, 'OBJ or OWNER is not 16 hex digits');
       field(KINDS.has(kind) && MODES.has(mode), SHARE_BARRIER, upid, line, 'unknown KIND or MODE');
       field(DEC.test(ownerFd) && HEX.test(flags) && DEC.test(pos), SHARE_BARRIER, upid, line, 'OWNERFD, FLAGS or POS is not a number');
-      out.lines.push({ obj, kind: kind as Kind, mode: mode as Mode, owner, ownerFd: Number(ownerFd), flags, pos });
+      out.lines.push({ obj, kind: kind as Kind, mode: mode as Mode, owner, ownerFd: Number(ownerFd), flags, pos, std: Number(std) });
     } else {
       throw bad(SHARE_BARRIER, upid, line, 'unknown line type');
     }
@@ -235,6 +242,8 @@ export function decodeShareRecord(payload: Buffer, upid: string): ShareReport {
  */
 export function jointlyRestored(lines: readonly { upid: string; line: ShareLine }[]): boolean {
   const kinds = new Set(lines.map((l) => l.line.kind));
+  // Sockets are reported only for stdFromOthers; restoring them is another plugin's work.
+  if (kinds.has('S')) return false;
   if (kinds.has('p')) return lines.some((l) => readable(l.line.mode)) && lines.some((l) => writable(l.line.mode));
   if (kinds.has('f')) return true;
   if (kinds.has('m') || kinds.has('s')) return kinds.has('m');
@@ -242,6 +251,30 @@ export function jointlyRestored(lines: readonly { upid: string; line: ShareLine 
 }
 
 const classKey = (l: ShareLine): string => `${l.owner}:${l.ownerFd}`;
+
+/**
+ * For the holders of an object restored by no one process (a pipe or
+ * socket whose other end is outside the computation): the descriptor of the
+ * restart that each line's description becomes, by line, where it is not
+ * the process's own. A process that held the description on 0-2 keeps what
+ * the restart gives it there (the native side does that alone); one that
+ * held it only above 2 (a shell that moved its stdout away for a
+ * redirection, a daemon that kept it at 10) gets the lowest of 0-2 at which
+ * any process held that same description, so that every process writing to
+ * `prog | tee` goes on writing to the new tee. Terminals are not in it: the
+ * native side gives those the restart's terminal wherever they were.
+ */
+export function stdFromOthers(holders: readonly { line: ShareLine }[]): (number | undefined)[] {
+  const lowest = new Map<string, number>();
+  for (const h of holders) {
+    if (h.line.kind !== 'p' && h.line.kind !== 'S') continue;
+    if (h.line.std < 0) continue;
+    const k = classKey(h.line);
+    const cur = lowest.get(k);
+    if (cur === undefined || h.line.std < cur) lowest.set(k, h.line.std);
+  }
+  return holders.map((h) => (h.line.std < 0 && (h.line.kind === 'p' || h.line.kind === 'S') ? lowest.get(classKey(h.line)) : undefined));
+}
 
 export function sharePolicy(records: readonly BarrierRecord[]): Map<string, Buffer> {
   const reports = records.map((r) => decodeShareRecord(r.payload, r.upid));
@@ -257,7 +290,13 @@ export function sharePolicy(records: readonly BarrierRecord[]): Map<string, Buff
   // For each leader: socket -> classes to send there, in first-seen order.
   const sends = reports.map(() => new Map<string, Map<string, ShareLine>>());
   for (const holders of byObj.values()) {
-    if (!jointlyRestored(holders)) continue;
+    if (!jointlyRestored(holders)) {
+      stdFromOthers(holders).forEach((std, k) => {
+        const h = holders[k]!;
+        if (std !== undefined) roles[h.report]![h.index] = String(std);
+      });
+      continue;
+    }
     let leader = holders[0]!;
     for (const h of holders) if (compareUpid(h.upid, leader.upid) < 0) leader = h;
     for (const h of holders) {

@@ -15,9 +15,18 @@ export interface BarrierRecord {
 /** Replies: one per upid (missing upids get an empty reply), one for all, or none. */
 export type BarrierPolicy = (records: BarrierRecord[]) => Map<string, Buffer> | Buffer | void;
 
+/** A call a process made with dmtcp_coordinator_call(); only the payload is used here. */
+export interface PluginCall {
+  payload: Buffer;
+}
+
+/** Answers a call; throwing fails it (the caller gets DMTCP_NS_ERROR). */
+export type CallHandler = (call: PluginCall) => Buffer | void;
+
 export interface CoordinatorPlugin {
   readonly name: string;
   readonly policies?: Readonly<Record<string, BarrierPolicy>>;
+  readonly calls?: Readonly<Record<string, CallHandler>>;
 }
 
 export function definePlugin<T extends CoordinatorPlugin>(plugin: T): T {

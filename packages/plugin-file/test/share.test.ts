@@ -121,6 +121,41 @@ describe('file:share', () => {
     expect(text(replies, 4)).toEqual(['L', 'L', 'L']);
   });
 
+  const ds = (o: number, kind: string, mode: string, owner: number, fd: number, std: number): string =>
+    `${d(o, kind, mode, owner, fd)} ${std}`;
+
+  test('a pipe or socket to outside: a process that held the description only above 2 gets the number another had it on', () => {
+    const replies = sharePolicy([
+      // the parent: stdout (pipe to tee) on 1 and 2, stdin (pipe from outside) on 0, a socket on 1 of a second object
+      rec(1, ['s s1', ds(1, 'p', 'w', 1, 1, 1), ds(2, 'p', 'r', 1, 0, 0), ds(3, 'S', 'b', 1, 7, -1)]),
+      // a child that moved them above 2, as a shell does around a redirection
+      rec(2, ['s s2', ds(1, 'p', 'w', 1, 1, -1), ds(2, 'p', 'r', 1, 0, -1), ds(3, 'S', 'b', 1, 7, 2)]),
+      // a child that kept its stdout: its own number
+      rec(3, ['s s3', ds(1, 'p', 'w', 1, 1, 1)]),
+    ]);
+    expect(text(replies, 1)).toEqual(['=', '=', '2']);
+    expect(text(replies, 2)).toEqual(['1', '0', '=']);
+    expect(text(replies, 3)).toEqual(['=']);
+  });
+
+  test('the lowest number any holder had wins; other descriptions, FIFOs, terminals and pipes inside are left alone', () => {
+    const replies = sharePolicy([
+      rec(1, ['s s1', ds(1, 'S', 'b', 1, 2, 2), ds(4, 's', 'b', 1, 0, 0), ds(5, 'f', 'w', 1, 1, 1)]),
+      rec(2, ['s s2', ds(1, 'S', 'b', 1, 2, 1), ds(4, 's', 'b', 1, 0, -1), ds(5, 'f', 'w', 1, 1, -1)]),
+      rec(3, ['s s3', ds(1, 'S', 'b', 1, 2, -1), ds(1, 'S', 'b', 3, 9, -1), ds(6, 'p', 'w', 3, 1, 1), ds(6, 'p', 'r', 3, 5, -1)]),
+    ]);
+    // a description of the same socket that nobody had on 0-2 (owner 3, fd 9) stays as it was
+    expect(text(replies, 3).slice(0, 4)).toEqual(['1', '=', 'L', 'L']);
+    expect(text(replies, 1)).toEqual(['=', '=', 'L', 'x s2 1', `c ${obj(5)} f w ${upid(1)} 1 0 0`]);
+    expect(text(replies, 2)).toEqual(['=', '=', '<']);
+  });
+
+  test('STD must be -1, 0, 1 or 2', () => {
+    expect(decodeShareRecord(rec(1, ['s s1', ds(1, 'S', 'b', 1, 2, 2)]).payload, upid(1)).lines[0]?.std).toBe(2);
+    expect(decodeShareRecord(rec(1, ['s s1', d(1, 'S', 'b', 1, 2)]).payload, upid(1)).lines[0]?.std).toBe(-1);
+    expect(() => decodeShareRecord(rec(1, ['s s1', ds(1, 'S', 'b', 1, 2, 3)]).payload, upid(1))).toThrow(RecordError);
+  });
+
   test('the coordinator module serves the three barriers', () => {
     expect(Object.keys(plugin.policies ?? {}).sort()).toEqual(['file:drain', 'file:restore-contents', 'file:share']);
     expect([DRAIN_BARRIER, SHARE_BARRIER]).toEqual(['file:drain', 'file:share']);

@@ -30,7 +30,10 @@ const OPTIONS = {
   'restore-open-files': {
     type: 'boolean', help: 'write back the contents saved by launch --ckpt-open-files to files opened for writing',
   },
-  'missing-files': { type: 'string', arg: 'error|create', help: 'what to do with open files that vanished (default: error)' },
+  'missing-files': {
+    type: 'string', arg: 'auto|error|create',
+    help: 'what to do with open files that vanished: auto (default) recreates those the program opened with O_CREAT for writing, error leaves them all closed, create recreates them all',
+  },
   'restore-pids': {
     type: 'boolean', help: 'give the processes their checkpointed pids back, in a new pid namespace (else they stay virtual)',
   },
@@ -182,7 +185,9 @@ function fileOptionsEnv(
   if (values['restore-open-files'] === true) env['DMTCP_RESTORE_FILE_CONTENTS'] = '1';
   const missing = values['missing-files'];
   if (missing !== undefined) {
-    if (missing !== 'error' && missing !== 'create') throw new UsageError(`--missing-files must be error or create, not ${missing}`);
+    if (missing !== 'auto' && missing !== 'error' && missing !== 'create') {
+      throw new UsageError(`--missing-files must be auto, error or create, not ${missing}`);
+    }
     env['DMTCP_FILE_MISSING'] = missing;
   }
   return env;
