@@ -54,9 +54,15 @@ void procstate_restore_rest(void) {
  * the time it had left at checkpoint, then at its period. */
 void procstate_restore_timers(void) {
   for (int w = 0; w < 3; w++) {
-    const struct itimerval *it = &saved_itimers[w];
-    if (!it->it_value.tv_sec && !it->it_value.tv_usec) continue;
-    long r = sys_call3(__NR_setitimer, w, (long)it, 0);
+    struct itimerval it = saved_itimers[w];
+    if (!it.it_value.tv_sec && !it.it_value.tv_usec) {
+      /* An expired ITIMER_REAL whose SIGALRM was still pending: the kernel
+       * re-arms it only when that signal is taken.  The signal comes back
+       * pending; the timer goes on at its period. */
+      if (!it.it_interval.tv_sec && !it.it_interval.tv_usec) continue;
+      it.it_value = it.it_interval;
+    }
+    long r = sys_call3(__NR_setitimer, w, (long)&it, 0);
     if (r < 0) log_msg("restart: cannot re-arm interval timer %d: error %ld", w, -r);
   }
 }

@@ -4,6 +4,7 @@
  * handler, whose return (sigreturn) restores the interrupted registers and
  * signal mask from the signal frame on its restored stack. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -153,6 +154,25 @@ void threads_install_handler(void) {
   REAL(sigaction)(g_sigckpt, &sa, NULL);
 }
 
+/* A thread group leader that left with pthread_exit stays a zombie until
+ * the whole process exits: signals to it are accepted and never handled. */
+static int thread_is_zombie(int tid) {
+  char path[48], buf[96];
+  struct sbuf sb;
+  sb_init(&sb, path, sizeof path);
+  sb_puts(&sb, "/proc/self/task/");
+  sb_putu(&sb, (uint64_t)tid);
+  sb_puts(&sb, "/stat");
+  long fd = sys_open(sb_cstr(&sb), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return fd == -ENOENT;
+  long n = sys_read((int)fd, buf, sizeof buf - 1);
+  sys_close((int)fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *close = strrchr(buf, ')');
+  return close && (close[2] == 'Z' || close[2] == 'X');
+}
+
 /* Stops every user thread in its signal handler.  A thread on its way out
  * is stopped like any other (and restored, to finish leaving, so that its
  * joiner is woken as before); one that is already gone is dropped, also when
@@ -173,13 +193,14 @@ int threads_suspend_all(void) {
     requested++;
   }
   table_release();
-  for (;;) {
+  for (int round = 0;; round++) {
     int seen = atomic_load(&suspended_count);
     int pending = 0;
     for (int i = 0; i < threads_used(); i++) {
       struct thread_rec *t = &g_threads[i];
       if (atomic_load(&t->state) != T_SUSPEND_REQ) continue;
-      if (sys_tgkill(pid, t->tid, 0) == -ESRCH) atomic_store(&t->state, T_FREE);
+      if (sys_tgkill(pid, t->tid, 0) == -ESRCH || (round > 0 && t->tid == pid && thread_is_zombie(t->tid)))
+        atomic_store(&t->state, T_FREE);
       else pending++;
     }
     if (!pending) break;
