@@ -363,7 +363,7 @@ describe('checkpoint', () => {
     const failed = await a.next(DMT_ROUND_FAILED);
     expect(failed.generation).toBe(1n);
     expect(failed.payload.toString()).toBe('b (pid 101) exited during the checkpoint');
-    expect(await reply).toEqual({ ok: false, error: 'b (pid 101) exited during the checkpoint' });
+    expect(await reply).toEqual({ ok: false, error: 'b (pid 101) exited during the checkpoint', generation: 1, warnings: [] });
     expect((await command<StatusReply>({ cmd: 'status' })).running).toBe(true);
 
     // The late barrier of the dead round is ignored; the next round works.

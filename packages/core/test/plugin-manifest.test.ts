@@ -27,7 +27,7 @@ function problem(json: unknown, dir = DIR): string {
 describe('parseManifest', () => {
   it('resolves a full declaration against the package directory', () => {
     const m = parseManifest(
-      pkg({ plugin: 'pid', lib: 'build/libdmtcp_pid.so', coordinator: 'dist/coordinator.js', builtin: true, after: ['file', 'event'] }),
+      pkg({ plugin: 'pid', lib: 'build/libdmtcp_pid.so', coordinator: 'dist/coordinator.js', builtin: true, after: ['file', 'event'], fds: ['socket', 'epoll', 'socket'] }),
       DIR,
     );
     expect(m).toEqual({
@@ -38,12 +38,13 @@ describe('parseManifest', () => {
       coordinator: '/opt/plugins/pid/dist/coordinator.js',
       builtin: true,
       after: ['file', 'event'],
+      fds: ['socket', 'epoll'],
     });
   });
 
   it('defaults: not built in, no module, no ordering', () => {
     const m = parseManifest({ dmtcp: { plugin: 'x', lib: 'libx.so.1' } }, DIR);
-    expect(m).toMatchObject({ name: 'x', packageName: null, coordinator: null, builtin: false, after: [] });
+    expect(m).toMatchObject({ name: 'x', packageName: null, coordinator: null, builtin: false, after: [], fds: [] });
     expect(m.lib).toBe('/opt/plugins/pid/libx.so.1');
   });
 
@@ -57,6 +58,8 @@ describe('parseManifest', () => {
     expect(problem([])).toBe(`${where}not a JSON object`);
     expect(problem(pkg('pid'))).toBe(`${where}"dmtcp" must be an object`);
     expect(problem(pkg({ plugin: 'pid', lib: 'a.so', afer: ['x'] }))).toMatch(/^\/opt\/plugins\/pid\/package\.json: unknown key "dmtcp\.afer"/);
+    expect(problem(pkg({ plugin: 'x', lib: 'a.so', fds: 'file' }))).toBe(`${where}"dmtcp.fds" must be a list of descriptor kinds`);
+    expect(problem(pkg({ plugin: 'x', lib: 'a.so', fds: ['epol'] }))).toMatch(/"dmtcp\.fds" names "epol", which is not a descriptor kind \(file, directory, /);
     expect(problem(pkg({ lib: 'a.so' }))).toBe(`${where}"dmtcp.plugin" must be the plugin name (a string)`);
     expect(problem(pkg({ plugin: 'Pid', lib: 'a.so' }))).toMatch(/plugin name "Pid" must be lowercase/);
     expect(problem(pkg({ plugin: 'core', lib: 'a.so' }))).toMatch(/plugin name "core" is reserved/);

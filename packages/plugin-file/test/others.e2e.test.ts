@@ -4,7 +4,7 @@
 // one line. (Until those plugins exist nobody restores them: after the
 // first restart they are gone, which is why each check starts afresh.)
 import { afterEach, expect, test } from 'vitest';
-import { cleanup, launch, startCoordinator, type Proc } from '@dmtcp/core/testing';
+import { cleanup, launch, runCli, startCoordinator, type Proc } from '@dmtcp/core/testing';
 import { cycle, failures, fileMessages, fixture, pluginArgs } from './helpers.ts';
 
 afterEach(cleanup);
@@ -36,4 +36,21 @@ test('descriptors of other plugins: one line each with DMTCP_DEBUG=1', async () 
   const left = fileMessages(proc).filter((l) => l.endsWith(': left to the plugin that handles it'));
   expect(left.map((l) => Number(/^dmtcp file: fd (\d+) /.exec(l)?.[1])).sort((a, b) => a - b)).toEqual([...fds].sort((a, b) => a - b));
   expect(fileMessages(proc).filter((l) => /cannot|lost|stays closed|not restored/.test(l))).toEqual([]);
+});
+
+test('the checkpoint warns about exactly those descriptors: the kinds this plugin declares are not listed', async () => {
+  const { proc, fds, coord } = await start();
+  const res = await runCli(['command', '--coord-port', String(coord.port), '--checkpoint'], { timeoutMs: 30_000 });
+  expect(res.code, res.stderr).toBe(0);
+  const warnings = res.stderr.trim().split('\n');
+  expect(warnings).toHaveLength(1);
+  // "fd 3-5 (socket)" stands for 3, 4 and 5.
+  const listed = [...(warnings[0] ?? '').matchAll(/fd (\d+)(?:-(\d+))? \([a-z_]+\)/g)].flatMap((m) => {
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  });
+  expect(listed.sort((a, b) => a - b)).toEqual([...fds].sort((a, b) => a - b));
+  expect(warnings[0]).toMatch(/will not be restored: need plugin-event, plugin-socket, plugin-timer$/);
+  expect(failures(proc)).toEqual([]);
 });

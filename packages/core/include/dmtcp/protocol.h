@@ -67,10 +67,17 @@
 #define DMTCP_ENV_COMP_ID "DMTCP_COMP_ID"
 #define DMTCP_ENV_SIGCKPT "DMTCP_SIGCKPT"           /* checkpoint signal number */
 #define DMTCP_ENV_DEBUG "DMTCP_DEBUG"               /* 1: debug log on stderr */
+#define DMTCP_ENV_STRICT "DMTCP_STRICT"             /* 1: refuse checkpoints with descriptors no plugin restores */
 
 /* Protected file descriptors the application never sees. */
 #define DMTCP_PROTECTED_FD_BASE 820
+#define DMTCP_PROTECTED_FD_COUNT 20 /* 820-839: the runtime's and the plugins' */
 #define DMTCP_COORD_FD (DMTCP_PROTECTED_FD_BASE + 0)
+
+/* Kinds of descriptor the runtime reports at ckpt:suspended (record:
+ * {"image":NAME,"strict":BOOL,"fds":[[FD,KIND],...],"truncated":BOOL}) and
+ * plugins declare they restore ("fds" in their package.json). */
+#define DMTCP_FD_KINDS "file directory chr block fifo pipe socket memfd epoll eventfd signalfd inotify timerfd io_uring userfaultfd pidfd perf_event fanotify bpf anon other"
 
 struct dmtcp_msg_hdr {
   uint32_t magic;

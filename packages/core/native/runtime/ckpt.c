@@ -16,6 +16,11 @@
 
 static struct thread_rec *ckpt_self;
 
+/* What the coordinator said, at the last checkpoint, about the descriptors
+ * no loaded plugin restores: printed once the image is restarted, before
+ * the program runs into them. In static memory, so it is in the image. */
+static char restart_note[1024];
+
 void image_path(char *out, size_t cap, int tmp) {
   struct sbuf sb;
   sb_init(&sb, out, cap);
@@ -69,6 +74,60 @@ static int barrier(const char *name) {
   return r;
 }
 
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* ckpt:suspended carries the descriptor list; its reply is the note. */
+static int suspended_barrier(const char *final) {
+  char *rec;
+  size_t cap;
+  size_t len = fdlist_record(base_name(final), &rec, &cap);
+  restart_note[0] = 0;
+  int r = coord_barrier(DMTCP_BARRIER_SUSPENDED, rec, len, restart_note, sizeof restart_note);
+  fdlist_free(rec, cap);
+  if (r < 0 || g_last_release_len >= sizeof restart_note) restart_note[0] = 0;
+  return r;
+}
+
+/* The ckpt:written record: the image, and why it could not be written. */
+static size_t written_record(char *rec, size_t cap, const char *tmp, const char *final, const struct image_writer *w,
+                             int r, double frozen) {
+  struct sbuf sb;
+  sb_init(&sb, rec, cap);
+  sb_puts(&sb, "{\"image\":");
+  sb_json_str(&sb, final);
+  sb_puts(&sb, ",\"bytes\":");
+  sb_putu(&sb, w->bytes);
+  sb_puts(&sb, ",\"frozen_ms\":");
+  sb_putu(&sb, (uint64_t)frozen);
+  if (r != WRITE_OK) {
+    sb_puts(&sb, ",\"tmp\":");
+    sb_json_str(&sb, tmp);
+    sb_puts(&sb, ",\"error\":");
+    if (w->signal) {
+      char why[128];
+      struct sbuf ws;
+      sb_init(&ws, why, sizeof why);
+      sb_puts(&ws, "the writing process was killed by signal ");
+      sb_putu(&ws, (uint64_t)w->signal);
+      sb_puts(&ws, " (");
+      sb_puts(&ws, signal_text(w->signal));
+      sb_putc(&ws, ')');
+      sb_json_str(&sb, sb_cstr(&ws));
+    } else {
+      sb_json_str(&sb, w->err ? errno_text(w->err) : "image write failed");
+    }
+    if (w->err) {
+      sb_puts(&sb, ",\"errno\":");
+      sb_putu(&sb, (uint64_t)w->err);
+    }
+  }
+  sb_putc(&sb, '}');
+  return sb.len;
+}
+
 /* What every process does once its memory is captured: resume
  * (is_restart = 0) or restart (1).  Plugins restore their kernel objects,
  * refill buffers and exchange names before any user thread runs again.
@@ -111,7 +170,7 @@ static void do_checkpoint(const struct msg *m) {
 
   threads_suspend_outside_loader();
   event_simple(DMTCP_EVENT_THREADS_SUSPEND);
-  if (barrier(DMTCP_BARRIER_SUSPENDED) < 0) goto failed;
+  if (suspended_barrier(final) < 0) goto failed;
   /* Processes may join until this barrier; its release has the final count. */
   if (g_last_release_extra) g_rt.num_peers = g_last_release_extra;
   event_simple(DMTCP_EVENT_SUSPENDED);
@@ -135,28 +194,37 @@ static void do_checkpoint(const struct msg *m) {
   int alive = resume_phase(0) == 0;
 
   r = image_write_finish(tmp, &w);
-  char rec[1400];
-  struct sbuf sb;
-  sb_init(&sb, rec, sizeof rec);
-  sb_puts(&sb, "{\"image\":");
-  sb_json_str(&sb, final);
-  sb_puts(&sb, ",\"bytes\":");
-  sb_putu(&sb, w.bytes);
-  sb_puts(&sb, ",\"frozen_ms\":");
-  sb_putu(&sb, (uint64_t)frozen);
-  if (r != WRITE_OK) sb_puts(&sb, ",\"error\":\"image write failed\"");
-  sb_putc(&sb, '}');
+  char rec[2800];
+  size_t len = written_record(rec, sizeof rec, tmp, final, &w, r, frozen);
   /* The image only replaces the previous one once every process of the
-   * computation has written its own: a round that fails keeps the old set. */
-  if (!alive || coord_barrier(DMTCP_BARRIER_WRITTEN, rec, sb.len, NULL, 0) < 0 || r != WRITE_OK) {
+   * computation has written its own: the coordinator fails the round when
+   * any write failed (this one included), and then no process renames. */
+  if (!alive || coord_barrier(DMTCP_BARRIER_WRITTEN, rec, len, NULL, 0) < 0 || r != WRITE_OK) {
     unlink(tmp);
     log_msg("checkpoint %lu abandoned; the previous images stay", (unsigned long)g_rt.generation);
     round_over(0);
     return;
   }
-  if (rename(tmp, final) < 0) log_msg("cannot rename %s: %s", tmp, strerror(errno));
+  /* Too late to keep the old set whole: say so, so that the checkpoint is
+   * not reported complete. */
+  struct sbuf sb;
+  sb_init(&sb, rec, sizeof rec);
+  if (rename(tmp, final) < 0) {
+    int e = errno;
+    log_msg("cannot rename %s: %s", tmp, errno_text(e));
+    sb_puts(&sb, "{\"error\":");
+    char why[1400];
+    struct sbuf ws;
+    sb_init(&ws, why, sizeof why);
+    sb_puts(&ws, "cannot rename ");
+    sb_puts(&ws, base_name(tmp));
+    sb_puts(&ws, ": ");
+    sb_puts(&ws, errno_text(e));
+    sb_json_str(&sb, sb_cstr(&ws));
+    sb_putc(&sb, '}');
+  }
   fsync_dir(g_rt.ckpt_dir);
-  barrier(DMTCP_BARRIER_RESUMED);
+  coord_barrier(DMTCP_BARRIER_RESUMED, rec, sb.len, NULL, 0);
   LOG_DEBUG("checkpoint %lu: %lu bytes, frozen %d ms, on disk after %d ms", (unsigned long)g_rt.generation,
             (unsigned long)w.bytes, (int)frozen, (int)(now_ms() - t0));
   round_over(1);
@@ -206,6 +274,8 @@ static void after_restart(void) {
   }
   g_rt.done_generation = g_rt.generation;
   g_rt.handled_generation = g_rt.generation;
+  /* Before any plugin or the program touches those descriptors. */
+  if (restart_note[0]) log_msg("%s", restart_note);
   barrier(DMTCP_BARRIER_RESTART_CONNECTED);
   if (resume_phase(1) == 0) barrier(DMTCP_BARRIER_RESTART_DONE);
   watchdog_stop();

@@ -22,6 +22,15 @@
 #define PM_FILE (1ULL << 61)
 #define SCAN_CHUNK 65536 /* pages per pagemap read */
 
+/* Why the last image_write in this process failed (an errno value), so that
+ * the coordinator can say it rather than only that the write failed. */
+static int write_errno;
+
+static int fail_with(int err) {
+  if (!write_errno) write_errno = err > 0 ? err : EIO;
+  return WRITE_FAILED;
+}
+
 enum policy { POL_SKIP, POL_NONE, POL_ANON, POL_SHARED_ANON, POL_FILE_PRIVATE, POL_ALL };
 
 struct scratch {
@@ -450,7 +459,7 @@ static int pwrite_all(int fd, const void *buf, uint64_t len, uint64_t off) {
     size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
     long w = sys_call4(__NR_pwrite64, fd, (long)p, (long)chunk, (long)off);
     if (w == -EINTR) continue;
-    if (w <= 0) return -1;
+    if (w <= 0) return fail_with(w < 0 ? (int)-w : EIO);
     p += w;
     off += (uint64_t)w;
     len -= (uint64_t)w;
@@ -495,6 +504,7 @@ static int write_data(int fd, const struct builder *b) {
 
 int image_write(const char *tmp_path, uint64_t *bytes_out) {
   int result = WRITE_FAILED;
+  write_errno = 0;
   struct builder b;
   memset(&b, 0, sizeof b);
   b.pagemap_fd = -1;
@@ -503,15 +513,17 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
 
   /* Shared, so the kernel never merges it into a neighbouring private
    * region: it must show up alone in the maps to be left out. */
-  if (scratch_map(&maps, 1 << 20, MAP_SHARED) < 0) return WRITE_FAILED;
+  if (scratch_map(&maps, 1 << 20, MAP_SHARED) < 0) return fail_with(ENOMEM);
   long maps_len = read_maps(&maps);
   if (maps_len < 0) goto out;
   uint32_t lines = 0;
   for (long i = 0; i < maps_len; i++) lines += ((char *)maps.addr)[i] == '\n';
   if (scratch_alloc(&regions, (size_t)lines * sizeof(struct dmtcp_image_region) + PAGE) < 0 ||
       scratch_alloc(&strings, (size_t)maps_len + PAGE) < 0 || scratch_alloc(&b.runs_mem, 1 << 20) < 0 ||
-      scratch_alloc(&pm, SCAN_CHUNK * 9) < 0)
+      scratch_alloc(&pm, SCAN_CHUNK * 9) < 0) {
+    fail_with(ENOMEM);
     goto out;
+  }
   b.regions = regions.addr;
   b.runs = b.runs_mem.addr;
   b.strings = strings.addr;
@@ -519,7 +531,8 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   b.mc_buf = (unsigned char *)pm.addr + SCAN_CHUNK * 8;
   b.pagemap_fd = (int)sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
   if (b.pagemap_fd < 0) {
-    log_msg("checkpoint: cannot open /proc/self/pagemap (%d)", -b.pagemap_fd);
+    fail_with(-b.pagemap_fd);
+    log_msg("checkpoint: cannot open /proc/self/pagemap: %s", errno_text(-b.pagemap_fd));
     goto out;
   }
 
@@ -551,11 +564,15 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   uint64_t ckpt_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
   size_t meta_cap = 65536 + (size_t)b.nregions * 512 + (size_t)MAX_THREADS * 48 + (size_t)sigpending_count() * 128;
   for (int i = 0; i < g_rt.argc && g_rt.argv[i]; i++) meta_cap += strlen(g_rt.argv[i]) * 6 + 4;
-  if (scratch_alloc(&meta, meta_cap) < 0) goto out;
+  if (scratch_alloc(&meta, meta_cap) < 0) {
+    fail_with(ENOMEM);
+    goto out;
+  }
   struct sbuf sb;
   sb_init(&sb, meta.addr, meta.len);
   json_meta(&sb, &b, ckpt_ns);
   if (sb.overflow) {
+    fail_with(EOVERFLOW);
     log_msg("checkpoint: metadata does not fit");
     goto out;
   }
@@ -571,7 +588,10 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
     b.runs[i].data_offset = cursor;
     cursor += b.runs[i].len;
   }
-  if (scratch_alloc(&tables, data_off - regions_off) < 0) goto out;
+  if (scratch_alloc(&tables, data_off - regions_off) < 0) {
+    fail_with(ENOMEM);
+    goto out;
+  }
   char *t = tables.addr;
   memcpy(t, b.regions, runs_off - regions_off);
   memcpy(t + (runs_off - regions_off), b.runs, strings_off - runs_off);
@@ -608,7 +628,8 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
 
   fd = (int)sys_open(tmp_path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) {
-    log_msg("checkpoint: cannot create %s (errno %d)", tmp_path, -fd);
+    fail_with(-fd);
+    log_msg("checkpoint: cannot create %s: %s", tmp_path, errno_text(-fd));
     fd = -1;
     goto out;
   }
@@ -617,14 +638,19 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   if (write_data(fd, &b) != WRITE_OK) goto write_error;
   /* The header goes last: a file cut short never looks complete. */
   if (pwrite_all(fd, &h, sizeof h, 0) < 0) goto write_error;
-  if (sys_call1(__NR_fsync, fd) < 0) goto write_error;
+  long fr = sys_call1(__NR_fsync, fd);
+  if (fr < 0) {
+    fail_with((int)-fr);
+    goto write_error;
+  }
   *bytes_out = cursor;
   result = WRITE_OK;
   goto out;
 
 write_error:
-  log_msg("checkpoint: writing %s failed (disk full?)", tmp_path);
+  log_msg("checkpoint: writing %s failed: %s", tmp_path, errno_text(write_errno));
 out:
+  if (result != WRITE_OK) fail_with(EIO); /* a failure above without its own errno */
   if (fd >= 0) sys_close(fd);
   if (b.pagemap_fd >= 0) sys_close(b.pagemap_fd);
   scratch_free(&maps);
@@ -670,6 +696,8 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
   w->pid = 0;
   w->result = WRITE_FAILED;
   w->bytes = 0;
+  w->err = 0;
+  w->signal = 0;
   /* The image describes this process, not the child that writes it. */
   g_rt.ids.pid = (int)sys_getpid();
   g_rt.ids.ppid = (int)sys_call0(__NR_getppid);
@@ -687,11 +715,15 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
     sys_call2(__NR_prctl, 1 /* PR_SET_PDEATHSIG */, SIGKILL);
     char c = 0;
     sys_close(go[1]);
-    if (sys_read(go[0], &c, 1) != 1 || c != 'g') sys_exit_group(1);
+    if (sys_read(go[0], &c, 1) != 1 || c != 'g') sys_exit_group(WRITER_NOT_STARTED);
     sys_close(go[0]);
+    /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing us. */
+    struct sys_kernel_sigaction ign = {(uint64_t)(uintptr_t)SIG_IGN, 0, 0, 0};
+    sys_rt_sigaction(SIGXFSZ, &ign, NULL);
     uint64_t bytes = 0;
     int r = image_write(tmp_path, &bytes);
-    sys_exit_group(r == WRITE_OK ? 0 : 1);
+    /* The exit status carries the errno to the checkpoint thread. */
+    sys_exit_group(r == WRITE_OK ? 0 : write_errno > 0 && write_errno < WRITER_NOT_STARTED ? write_errno : EIO);
   }
   int usable = pid > 0 && child_sees_everything(pid);
   if (pr == 0) {
@@ -709,7 +741,13 @@ int image_write_begin(const char *tmp_path, struct image_writer *w) {
     }
   }
   LOG_DEBUG("writing the image in place (writer child: %ld)", pid);
+  /* Every other thread is stopped: ignoring SIGXFSZ for the moment is
+   * invisible to the application, and a file size limit becomes EFBIG. */
+  struct sys_kernel_sigaction ign = {(uint64_t)(uintptr_t)SIG_IGN, 0, 0, 0}, old;
+  long saved = sys_rt_sigaction(SIGXFSZ, &ign, &old);
   w->result = image_write(tmp_path, &w->bytes);
+  if (saved == 0) sys_rt_sigaction(SIGXFSZ, &old, NULL);
+  w->err = w->result == WRITE_OK ? 0 : write_errno;
   return w->result == WRITE_FAILED ? WRITE_FAILED : WRITE_OK;
 }
 
@@ -720,6 +758,9 @@ int image_write_finish(const char *tmp_path, struct image_writer *w) {
     do r = sys_call4(__NR_wait4, w->pid, (long)&status, 0x40000000 /* __WALL */, 0);
     while (r == -EINTR);
     w->result = r == w->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? WRITE_OK : WRITE_FAILED;
+    if (r != w->pid) w->err = r < 0 ? (int)-r : ECHILD;
+    else if (WIFSIGNALED(status)) w->signal = WTERMSIG(status);
+    else if (WEXITSTATUS(status) != 0) w->err = WEXITSTATUS(status);
     w->pid = 0;
     struct stat st;
     if (w->result == WRITE_OK && stat(tmp_path, &st) == 0) w->bytes = (uint64_t)st.st_size;

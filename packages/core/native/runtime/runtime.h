@@ -39,6 +39,10 @@ HIDDEN const char *sb_cstr(struct sbuf *sb);
 /* ---- logging safe at checkpoint time (log.c) ---- */
 HIDDEN extern int g_debug;
 HIDDEN void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The C library's text for an errno or signal, untranslated (no locale
+ * lookup, no allocation). */
+HIDDEN const char *errno_text(int err);
+HIDDEN const char *signal_text(int sig);
 #define LOG_DEBUG(...)                   \
   do {                                   \
     if (g_debug) log_msg(__VA_ARGS__);   \
@@ -163,10 +167,22 @@ struct image_writer {
   int pid;          /* the writing child, 0 when written in place */
   int result;
   uint64_t bytes;
+  int err;          /* errno of a failed write, 0 if none or unknown */
+  int signal;       /* signal that killed the writing child, 0 if none */
 };
+/* Exit status of a writing child told not to write (no errno is that big). */
+#define WRITER_NOT_STARTED 255
 HIDDEN int image_write_begin(const char *tmp_path, struct image_writer *w);
 HIDDEN int image_write_finish(const char *tmp_path, struct image_writer *w);
 HIDDEN void image_path(char *out, size_t cap, int tmp);
+
+/* ---- the application's descriptors at checkpoint (fdlist.c) ---- */
+/* Writes the ckpt:suspended record: the image name, the strict setting and
+ * every descriptor but the runtime's own, with its kind.  Returns its
+ * length, 0 if it could not be built; *out is scratch memory to give back
+ * with fdlist_free. */
+HIDDEN size_t fdlist_record(const char *image_name, char **out, size_t *cap);
+HIDDEN void fdlist_free(char *buf, size_t cap);
 
 /* ---- process state saved beside memory (procstate.c) ---- */
 HIDDEN void procstate_save(void);

@@ -31,13 +31,17 @@ import {
   DMTCP_HELLO_RESTART,
 } from '../generated/constants.ts';
 import { encodeFrame, FrameDecoder, type Frame, hex64, jsonPayload, parseHex64, parseJsonPayload } from '../protocol/codec.ts';
-import { BARRIER_WRITTEN, collectImages, resolveReplies, Round, type WrittenImage } from './barriers.ts';
+import { BARRIER_RESUMED, BARRIER_SUSPENDED, BARRIER_WRITTEN, resolveReplies, Round, type WrittenImage } from './barriers.ts';
+import { decideFds } from './fd-kinds.ts';
+import { resumedProblem, writtenOutcome } from './round-outcome.ts';
+import { findPluginPackage } from '../plugin/discover.ts';
 import { KvStore, nameService, type NameService } from './kv.ts';
 import type { CallHandler, CoordinatorPlugin, PluginResponse, ResetScope } from '../plugin/index.ts';
 import { loadCoordinatorModule } from '../plugin/modules.ts';
 import { defaultDmtcpCommand, renderRestartScript, writeRestartScripts } from './restart-script.ts';
 import type {
   BarrierPolicy,
+  BarrierRecord,
   CheckpointReply,
   ErrorReply,
   HelloInfo,
@@ -66,6 +70,17 @@ export interface CoordinatorOptions {
    *  reported; null turns loading off. Default: the module its package
    *  declares (see plugin/modules.ts). */
   moduleLoader?: ((lib: string) => Promise<CoordinatorPlugin | null>) | null;
+  /** The descriptor kinds a plugin library restores. Default: the "fds"
+   *  its package declares; none for a library without a package. */
+  fdKinds?: (lib: string) => readonly string[];
+}
+
+function defaultFdKinds(lib: string): readonly string[] {
+  try {
+    return findPluginPackage(lib)?.manifest.fds ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /** Frame types the coordinator handles itself; plugins cannot take them. */
@@ -116,6 +131,10 @@ interface ActiveRound {
   /** Barriers ready to release but held until plugin modules being loaded
    *  have installed their policies. */
   held: Set<string>;
+  /** Descriptors that will not be restored, one line per process. */
+  warnings: string[];
+  /** Set at ckpt:resumed when an image could not be renamed. */
+  incomplete: string | null;
 }
 
 interface KillWait {
@@ -195,6 +214,8 @@ export class Coordinator {
   /** Libraries whose module was looked for (each only once). */
   private readonly seenLibs = new Set<string>();
   private readonly moduleLoads = new Set<Promise<void>>();
+  private readonly fdKinds: (lib: string) => readonly string[];
+  private readonly fdKindsCache = new Map<string, readonly string[]>();
   private nextConnId = 1;
 
   private host: string;
@@ -238,6 +259,7 @@ export class Coordinator {
     this.killTimeoutMs = opts.killTimeoutMs ?? 5000;
     this.interval = Math.max(0, opts.interval ?? 0);
     this.moduleLoader = opts.moduleLoader === undefined ? defaultModuleLoader : opts.moduleLoader;
+    this.fdKinds = opts.fdKinds ?? defaultFdKinds;
     this.use(this.kv);
     for (const [name, fn] of opts.policies ?? []) this.registerPolicy(name, fn);
     this.scheduleInterval();
@@ -722,7 +744,7 @@ export class Coordinator {
     this.resetPlugins('round');
     const core = new Round('checkpoint', this.generation);
     for (const w of this.workers.values()) core.add(w.key, w.info);
-    const r: ActiveRound = { core, startedAt: process.hrtime.bigint(), waiters, images: [], held: new Set() };
+    const r: ActiveRound = { core, startedAt: process.hrtime.bigint(), waiters, images: [], held: new Set(), warnings: [], incomplete: null };
     this.round = r;
     this.log(`checkpoint generation ${core.generation} started with ${core.participants.size} processes`);
     for (const w of this.workers.values()) this.send(w.conn, this.doCheckpointFrame(w.upid, core));
@@ -733,7 +755,7 @@ export class Coordinator {
     this.resetPlugins('round');
     const core = new Round('restart', this.generation);
     core.add(first.key, first.info);
-    this.round = { core, startedAt: process.hrtime.bigint(), waiters: [], images: [], held: new Set() };
+    this.round = { core, startedAt: process.hrtime.bigint(), waiters: [], images: [], held: new Set(), warnings: [], incomplete: null };
     this.log(`restart of computation ${hex64(this.compId ?? 0n)} generation ${core.generation} started (${first.info.numPeers || '?'} processes expected)`);
   }
 
@@ -775,10 +797,24 @@ export class Coordinator {
       this.failRound(`the policy of barrier "${name}" failed: ${(e as Error).message}`);
       return;
     }
-    if (name === BARRIER_WRITTEN && r.core.kind === 'checkpoint') {
-      const { images, problems } = collectImages(records, (rec) => this.ckptDir || rec.hello.ckptdir || '/');
-      r.images.push(...images);
-      for (const p of problems) this.log(p);
+    if (r.core.kind === 'checkpoint') {
+      if (name === BARRIER_SUSPENDED) {
+        const notes = this.judgeDescriptors(r, records);
+        if (notes === null) return;
+        if (!policy) replies = notes;
+      } else if (name === BARRIER_WRITTEN) {
+        const outcome = writtenOutcome(records, (rec) => this.ckptDir || rec.hello.ckptdir || '/');
+        for (const p of outcome.problems) this.log(p);
+        if (!outcome.ok) {
+          // Released to nobody: every process gets ROUND_FAILED instead and
+          // deletes its temporary image; none replaces the previous one.
+          this.failRound(outcome.reason);
+          return;
+        }
+        r.images.push(...outcome.images);
+      } else if (name === BARRIER_RESUMED) {
+        r.incomplete = resumedProblem(records);
+      }
     }
     const count = r.core.participants.size;
     const common = { type: DMT_BARRIER_RELEASED, name, generation: r.core.generation, extra: count, compId: this.compId ?? 0n };
@@ -794,6 +830,36 @@ export class Coordinator {
     }
   }
 
+  /** Warns about the descriptors no loaded plugin restores; returns the
+   *  note each process keeps for its restart, or null when a strict
+   *  process refused the round (failed here). */
+  private judgeDescriptors(r: ActiveRound, records: BarrierRecord[]): Map<string, Buffer> | null {
+    const decision = decideFds(records.map((rec) => ({
+      upid: rec.upid,
+      label: describe(rec.hello),
+      payload: rec.payload,
+      handled: new Set(rec.hello.plugins.flatMap((lib) => this.fdKindsOf(lib))),
+    })));
+    for (const w of decision.warnings) {
+      this.log(`warning: ${w.line}`);
+      r.warnings.push(w.line);
+    }
+    if (decision.refusal) {
+      this.failRound(decision.refusal);
+      return null;
+    }
+    return new Map([...decision.notes].map(([upid, note]) => [upid, Buffer.from(note)]));
+  }
+
+  private fdKindsOf(lib: string): readonly string[] {
+    let kinds = this.fdKindsCache.get(lib);
+    if (!kinds) {
+      kinds = this.fdKinds(lib);
+      this.fdKindsCache.set(lib, kinds);
+    }
+    return kinds;
+  }
+
   private elapsedMs(r: ActiveRound): number {
     return Number((process.hrtime.bigint() - r.startedAt) / 1000n) / 1000;
   }
@@ -807,7 +873,10 @@ export class Coordinator {
       if (w) this.send(w.conn, frame(w.upid));
     }
     this.log(`${r.core.kind} generation ${r.core.generation} failed after ${this.elapsedMs(r).toFixed(1)} ms: ${reason}`);
-    for (const waiter of r.waiters) waiter({ ok: false, error: reason });
+    const reply: ErrorReply = r.core.kind === 'checkpoint'
+      ? { ok: false, error: reason, generation: Number(r.core.generation), warnings: r.warnings }
+      : { ok: false, error: reason };
+    for (const waiter of r.waiters) waiter(reply);
     this.endRound();
   }
 
@@ -815,8 +884,16 @@ export class Coordinator {
     const elapsed = this.elapsedMs(r);
     const generation = Number(r.core.generation);
     const images = [...r.images].sort((a, b) => (a.upid < b.upid ? -1 : a.upid > b.upid ? 1 : 0)).map((i) => i.image);
-    this.log(`checkpoint generation ${generation} done in ${elapsed.toFixed(1)} ms (${images.length} images)`);
     const waiters = r.waiters;
+    if (r.incomplete) {
+      this.log(`checkpoint generation ${generation} ${r.incomplete}`);
+      const reply: ErrorReply = { ok: false, error: r.incomplete, generation, warnings: r.warnings };
+      this.endRound();
+      for (const waiter of waiters) waiter(reply);
+      return;
+    }
+    this.log(`checkpoint generation ${generation} done in ${elapsed.toFixed(1)} ms (${images.length} images)`);
+    const warnings = r.warnings;
     const dirs = new Set(images.map((i) => path.dirname(i)));
     if (this.ckptDir) dirs.add(this.ckptDir);
     const text = renderRestartScript({
@@ -832,7 +909,7 @@ export class Coordinator {
     this.scriptChain = this.scriptChain.then(async () => {
       const { written, errors } = images.length > 0 ? await writeRestartScripts(dirs, text) : { written: [], errors: [] };
       for (const e of errors) this.log(e);
-      const reply: CheckpointReply = { ok: true, generation, images, elapsed_ms: Math.round(elapsed * 1000) / 1000, scripts: written };
+      const reply: CheckpointReply = { ok: true, generation, images, elapsed_ms: Math.round(elapsed * 1000) / 1000, scripts: written, warnings };
       for (const waiter of waiters) waiter(reply);
     });
   }

@@ -56,6 +56,10 @@ export interface ErrorReply {
   error: string;
   /** kill/quit: processes still connected when the wait gave up. */
   remaining?: number;
+  /** checkpoint: the round that failed. */
+  generation?: number;
+  /** checkpoint: descriptors that would not have been restored. */
+  warnings?: string[];
 }
 
 export interface StatusReply {
@@ -76,6 +80,8 @@ export interface CheckpointReply {
   elapsed_ms: number;
   /** Restart scripts written for this checkpoint. */
   scripts: string[];
+  /** Descriptors that will not be restored, one line per process. */
+  warnings?: string[];
 }
 
 export interface KillReply {

@@ -74,9 +74,14 @@ export const DMTCP_ENV_COMP_ID = "DMTCP_COMP_ID";
 export const DMTCP_ENV_SIGCKPT = "DMTCP_SIGCKPT";
 /** 1: debug log on stderr */
 export const DMTCP_ENV_DEBUG = "DMTCP_DEBUG";
+/** 1: refuse checkpoints with descriptors no plugin restores */
+export const DMTCP_ENV_STRICT = "DMTCP_STRICT";
 export const DMTCP_PROTECTED_FD_BASE = 820;
+/** 820-839: the runtime's and the plugins' */
+export const DMTCP_PROTECTED_FD_COUNT = 20;
 /** (C: (DMTCP_PROTECTED_FD_BASE + 0)) */
 export const DMTCP_COORD_FD = 820;
+export const DMTCP_FD_KINDS = "file directory chr block fifo pipe socket memfd epoll eventfd signalfd inotify timerfd io_uring userfaultfd pidfd perf_event fanotify bpf anon other";
 export const DMTCP_MSG_HDR_SIZE = 104;
 
 // include/dmtcp/image.h

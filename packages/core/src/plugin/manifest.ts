@@ -5,13 +5,15 @@
 //     "lib": "build/libdmtcp_pid.so",        preloaded into every process
 //     "coordinator": "dist/coordinator.js",  optional TypeScript half
 //     "builtin": true,                       loaded without --with-plugin
-//     "after": ["file"]                      optional: load after these
-//   }
+//     "after": ["file"],                     optional: load after these
+//     "fds": ["file", "pipe"]                optional: descriptor kinds it restores
+//   }                                          (names: DMTCP_FD_KINDS in protocol.h)
 //
 // Every problem is reported as one line naming the package.json, because it
 // ends up as the only line `dmtcp launch` prints before giving up.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DMTCP_FD_KINDS } from '../generated/constants.ts';
 
 export interface PluginManifest {
   name: string;
@@ -25,6 +27,8 @@ export interface PluginManifest {
   coordinator: string | null;
   builtin: boolean;
   after: string[];
+  /** Kinds of descriptor the plugin restores after a restart. */
+  fds: string[];
 }
 
 /** A plugin that cannot be used; the message is one line meant for users. */
@@ -39,7 +43,8 @@ export const PLUGIN_NAME_MAX = 31;
 /** Names the core itself uses as barrier prefixes or in listings. */
 export const RESERVED_PLUGIN_NAMES: readonly string[] = ['core', 'ckpt', 'restart', 'dmtcp'];
 
-const KEYS = new Set(['plugin', 'lib', 'coordinator', 'builtin', 'after']);
+const KEYS = new Set(['plugin', 'lib', 'coordinator', 'builtin', 'after', 'fds']);
+const FD_KINDS: readonly string[] = DMTCP_FD_KINDS.split(' ');
 
 /** Why `name` cannot be a plugin name, or null when it can. */
 export function pluginNameProblem(name: string): string | null {
@@ -113,8 +118,17 @@ export function parseManifest(pkg: unknown, packageDir: string): PluginManifest 
     if (!after.includes(a)) after.push(a);
   }
 
+  const fdsRaw = decl['fds'] ?? [];
+  if (!Array.isArray(fdsRaw) || !fdsRaw.every((x): x is string => typeof x === 'string')) {
+    return fail('"dmtcp.fds" must be a list of descriptor kinds');
+  }
+  for (const k of fdsRaw) {
+    if (!FD_KINDS.includes(k)) fail(`"dmtcp.fds" names "${k}", which is not a descriptor kind (${FD_KINDS.join(', ')})`);
+  }
+  const fds = [...new Set(fdsRaw)];
+
   const packageName = typeof p['name'] === 'string' ? p['name'] : null;
-  return { name, packageName, packageDir, lib, coordinator, builtin, after };
+  return { name, packageName, packageDir, lib, coordinator, builtin, after, fds };
 }
 
 /** Parsed package.json of a directory; errors name the file. */

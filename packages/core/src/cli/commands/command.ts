@@ -122,9 +122,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.out(JSON.stringify(reply));
     return reply.ok ? 0 : 1;
   }
+  for (const w of ('warnings' in reply ? reply.warnings : undefined) ?? []) io.err(`warning: ${w}`);
   if (!reply.ok) {
     const remaining = reply.remaining ? ` (${plural(reply.remaining, 'process', 'processes')} still connected)` : '';
-    throw new CliError(`${cmd.cmd} failed: ${reply.error}${remaining}`);
+    const what = cmd.cmd === 'checkpoint' && reply.generation !== undefined ? `checkpoint ${reply.generation}` : cmd.cmd;
+    throw new CliError(`${what} failed: ${reply.error}${remaining}`);
   }
   for (const line of humanReply(cmd, reply, where)) io.out(line);
   return 0;

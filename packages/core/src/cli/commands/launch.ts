@@ -20,6 +20,7 @@ import {
   DMTCP_ENV_COORD_HOST,
   DMTCP_ENV_COORD_PORT,
   DMTCP_ENV_PRELOAD,
+  DMTCP_ENV_STRICT,
   DMTCP_ENV_UPID,
 } from '../../generated/constants.ts';
 import { isExecError, loadNative } from '../../native.ts';
@@ -40,6 +41,10 @@ const OPTIONS = {
   },
   'disable-plugin': { type: 'string', multiple: true, arg: 'NAME', help: 'do not load the built-in plugin NAME' },
   'ckpt-open-files': { type: 'boolean', help: 'save the contents of every open regular file in the images (file plugin)' },
+  strict: {
+    type: 'boolean',
+    help: 'fail a checkpoint (keeping the previous images) when a descriptor would not be restored; also DMTCP_STRICT=1',
+  },
   ...COMMON_OPTIONS,
 } as const;
 
@@ -170,6 +175,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   env[DMTCP_ENV_CKPT_DIR] = ckptDir ?? io.cwd;
   if (interval !== undefined) env['DMTCP_INTERVAL'] = String(interval);
   if (values['ckpt-open-files'] === true) env['DMTCP_CKPT_OPEN_FILES'] = '1';
+  // Read by the runtime at start; restarted processes keep it in their image.
+  if (values.strict === true) env[DMTCP_ENV_STRICT] = '1';
 
   try {
     native.execve(exe, [prog, ...progArgs], envList(env));
