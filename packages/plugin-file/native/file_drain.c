@@ -145,7 +145,7 @@ static size_t drain_cap(const struct file_rec *r) {
 static void proc_fd(char *out, size_t cap, int fd) {
   struct fbuf b;
   fb_init(&b, out, cap);
-  fb_format(&b, "/proc/self/fd/%d", fd);
+  fb_format(&b, "/proc/thread-self/fd/%d", fd);
 }
 
 /* A description of our own on the object behind fd, with the given access

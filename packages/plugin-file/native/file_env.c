@@ -76,7 +76,7 @@ int file_restart_env_load(void) {
   env_len = 0;
   use_core_env = dmtcp_restart_getenv != NULL;
   if (use_core_env) return 1;
-  long fd = fs_open("/proc/self/environ", 0 /* O_RDONLY */ | 02000000 /* O_CLOEXEC */, 0);
+  long fd = fs_open("/proc/thread-self/environ", 0 /* O_RDONLY */ | 02000000 /* O_CLOEXEC */, 0);
   if (fd < 0) return 0;
   for (;;) {
     long r = fs_read((int)fd, env_block + env_len, sizeof env_block - 1 - env_len);

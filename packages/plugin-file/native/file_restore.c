@@ -476,7 +476,7 @@ static long recreate_memfd(struct restore_ctx *c, struct file_rec *r) {
     char link[64];
     struct fbuf b;
     fb_init(&b, link, sizeof link);
-    fb_format(&b, "/proc/self/fd/%ld", fd);
+    fb_format(&b, "/proc/thread-self/fd/%ld", fd);
     long again = fs_open(link, file_reopen_flags(r->flags), 0);
     if (again >= 0) {
       fs_close((int)fd);
@@ -492,7 +492,7 @@ static long reopen_sibling(const struct file_rec *primary, const struct file_rec
   char link[64];
   struct fbuf b;
   fb_init(&b, link, sizeof link);
-  fb_format(&b, "/proc/self/fd/%d", primary->fd);
+  fb_format(&b, "/proc/thread-self/fd/%d", primary->fd);
   return fs_open(link, file_reopen_flags(r->flags), 0);
 }
 

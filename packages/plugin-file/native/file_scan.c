@@ -172,7 +172,7 @@ static uint64_t host_key(void) {
     fs_close((int)fd);
     if (n > 0) h = file_hash(h, buf, (size_t)n);
   }
-  long n = fs_readlink("/proc/self/ns/pid", buf, sizeof buf);
+  long n = fs_readlink("/proc/thread-self/ns/pid", buf, sizeof buf);
   if (n > 0) h = file_hash(h, buf, (size_t)n);
   return h;
 }
@@ -182,7 +182,7 @@ static uint64_t host_key(void) {
 /* Fills r from the kernel's view of fd; 0 when fd is gone. */
 static int describe(int fd, struct file_rec *r, uint64_t host) {
   char link[64];
-  proc_fd_path(link, sizeof link, "/proc/self/fd/", fd);
+  proc_fd_path(link, sizeof link, "/proc/thread-self/fd/", fd);
   long n = fs_readlink(link, r->path, FILE_PATH_CAP - 1);
   if (n < 0) return 0;
   r->path[n] = 0;
@@ -221,7 +221,7 @@ static int describe(int fd, struct file_rec *r, uint64_t host) {
   /* The offset as the kernel holds it, without touching it (lseek would
    * fail on pipes and could have side effects on some devices). */
   char info[1024];
-  proc_fd_path(link, sizeof link, "/proc/self/fdinfo/", fd);
+  proc_fd_path(link, sizeof link, "/proc/thread-self/fdinfo/", fd);
   long ifd = fs_open(link, O_RDONLY | O_CLOEXEC, 0);
   r->pos = 0;
   if (ifd >= 0) {
@@ -266,7 +266,7 @@ static int wants_contents(const struct file_rec *r, const struct file_settings *
 
 static void save_contents(struct file_rec *r, unsigned char *dst) {
   char link[64];
-  proc_fd_path(link, sizeof link, "/proc/self/fd/", r->fd);
+  proc_fd_path(link, sizeof link, "/proc/thread-self/fd/", r->fd);
   /* A fresh description reads the file whatever the access mode of the
    * application's, and leaves its offset alone. */
   long rfd = fs_open(link, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
@@ -293,7 +293,7 @@ static void save_contents(struct file_rec *r, unsigned char *dst) {
 }
 
 size_t file_list_fds(int *out, size_t cap) {
-  long dirfd = fs_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  long dirfd = fs_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dirfd < 0) return 0;
   struct collect c = {out, cap, 0};
   each_fd((int)dirfd, collect_one, &c);
@@ -322,7 +322,7 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
   t->host = host_key();
   uint64_t self = file_self_upid();
   t->kcmp_ok = !s->no_kcmp;
-  long dirfd = fs_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  long dirfd = fs_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dirfd < 0) {
     file_log("cannot list /proc/self/fd (%s): open files will not be restored", file_errno_name(dirfd));
     return -1;

@@ -399,7 +399,7 @@ static long reopen_via(long anchor, int acc) {
   char link[64];
   struct fbuf b;
   fb_init(&b, link, sizeof link);
-  fb_format(&b, "/proc/self/fd/%ld", anchor);
+  fb_format(&b, "/proc/thread-self/fd/%ld", anchor);
   return fs_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
 }
 
@@ -439,7 +439,7 @@ static long describe_file(uint64_t obj, int flags, int64_t pos) {
   char link[64];
   struct fbuf b;
   fb_init(&b, link, sizeof link);
-  fb_format(&b, "/proc/self/fd/%d", r->fd);
+  fb_format(&b, "/proc/thread-self/fd/%d", r->fd);
   long fd = file_open_retrying(link, file_reopen_flags(flags));
   if (fd < 0) return fd;
   if ((r->kind == FK_REG || r->kind == FK_DIR || r->kind == FK_BLK || r->kind == FK_MEMFD) && !(flags & O_PATH))

@@ -95,7 +95,7 @@ static void mark(int fd, int on) {
 }
 
 static int is_signalfd(int fd) {
-  static const char prefix[] = "/proc/self/fd/";
+  static const char prefix[] = "/proc/thread-self/fd/";
   static const char want[] = "anon_inode:[signalfd]";
   char path[sizeof prefix + 12];
   char digits[12];
@@ -122,7 +122,7 @@ static void mark_inherited(void) {
     unsigned char type;
     char name[];
   };
-  int dir = (int)pid_sys6(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+  int dir = (int)pid_sys6(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
   if (dir < 0) return;
   char buf[1024] __attribute__((aligned(8)));
   long got;

@@ -252,6 +252,11 @@ static void after_restart(void) {
     if (n >= expected) break;
     sys_futex(&g_restored_threads, FUTEX_WAIT_PRIVATE, n, NULL);
   }
+  /* The kernel's clear-child-tid wake is a shared futex. */
+  for (int v; (v = atomic_load(&g_restore_leader)) != 0;) {
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    sys_futex(&g_restore_leader, FUTEX_WAIT, v, &tick);
+  }
   /* Before any thread runs: a lock a thread held at checkpoint is its own
    * again under its new tid. */
   loader_fix_owners();

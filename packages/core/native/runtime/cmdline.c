@@ -29,7 +29,7 @@ static char saved_exe[4096];
 /* Reads /proc/self/stat into v[1..F_LAST]; returns 0 on success. */
 static int read_stat(uint64_t *v) {
   static char buf[2048];
-  long fd = sys_open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
+  long fd = sys_open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return -1;
   long n = sys_read((int)fd, buf, sizeof buf - 1);
   sys_close((int)fd);
@@ -60,7 +60,7 @@ void cmdline_note(void) {
     saved_args[2] = v[F_ENV_START];
     saved_args[3] = v[F_ENV_END];
   }
-  long n = sys_call4(__NR_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)saved_exe, sizeof saved_exe - 1);
+  long n = sys_call4(__NR_readlinkat, AT_FDCWD, (long)"/proc/thread-self/exe", (long)saved_exe, sizeof saved_exe - 1);
   saved_exe[n > 0 ? n : 0] = 0;
 }
 

@@ -76,7 +76,7 @@ static int parse_fd(const char *s) {
 
 /* One pass over /proc/self/fd into sb; -1 if the directory cannot be read. */
 static int list_into(struct sbuf *sb, const char *image_name, size_t stop_at) {
-  long dir = sys_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  long dir = sys_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dir < 0) return -1;
   sb_puts(sb, "{\"image\":");
   sb_json_str(sb, image_name);

@@ -66,11 +66,11 @@ static void scratch_free(struct scratch *s) {
 /* Reads all of /proc/self/smaps (or, where that cannot be read, maps);
  * returns its length or -1. */
 static long read_maps(struct scratch *buf) {
-  const char *path = "/proc/self/smaps";
+  const char *path = "/proc/thread-self/smaps";
   for (;;) {
     int fd = (int)sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0 && path[11] == 's') {
-      path = "/proc/self/maps";
+      path = "/proc/thread-self/maps";
       continue;
     }
     if (fd < 0) return -1;
@@ -367,7 +367,7 @@ static void json_meta(struct sbuf *sb, const struct builder *b, uint64_t ckpt_ns
   struct utsname u;
   if (sys_call1(__NR_uname, (long)&u) < 0) u.nodename[0] = 0;
   char exe[1024];
-  long n = sys_call4(__NR_readlinkat, -100, (long)"/proc/self/exe", (long)exe, sizeof exe - 1);
+  long n = sys_call4(__NR_readlinkat, -100, (long)"/proc/thread-self/exe", (long)exe, sizeof exe - 1);
   exe[n > 0 ? n : 0] = 0;
   char cwd[1024];
   if (sys_call2(__NR_getcwd, (long)cwd, sizeof cwd) < 0) cwd[0] = 0;
@@ -529,7 +529,7 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   b.strings = strings.addr;
   b.pm_buf = pm.addr;
   b.mc_buf = (unsigned char *)pm.addr + SCAN_CHUNK * 8;
-  b.pagemap_fd = (int)sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+  b.pagemap_fd = (int)sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC, 0);
   if (b.pagemap_fd < 0) {
     fail_with(-b.pagemap_fd);
     log_msg("checkpoint: cannot open /proc/self/pagemap: %s", errno_text(-b.pagemap_fd));
@@ -688,7 +688,7 @@ static int child_sees_everything(long pid) {
   sb_puts(&sb, "/proc/");
   sb_putu(&sb, (uint64_t)pid);
   sb_puts(&sb, "/maps");
-  long mine = count_lines("/proc/self/maps"), theirs = count_lines(path);
+  long mine = count_lines("/proc/thread-self/maps"), theirs = count_lines(path);
   return mine >= 0 && mine == theirs;
 }
 

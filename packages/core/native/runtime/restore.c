@@ -10,6 +10,7 @@
 
 struct dmtcp_restart_info g_restart_info;
 _Atomic int g_restored_threads;
+_Atomic int g_restore_leader;
 
 /* Provided by glibc >= 2.35 when it registers rseq for every thread. */
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -68,6 +69,7 @@ void dmtcp_restore_entry(const struct dmtcp_restart_info *info) {
   for (size_t i = 0; i < sizeof g_restart_info; i++) dst[i] = src[i];
   g_rt.is_restart = 1;
   atomic_store(&g_restored_threads, 0);
+  atomic_store(&g_restore_leader, (int)sys_gettid());
   loader_note_old_tids();
   watchdog_start();
   procstate_restore_signals();
@@ -95,8 +97,14 @@ void dmtcp_restore_entry(const struct dmtcp_restart_info *info) {
       sys_exit_group(1);
     }
   }
-  if (main_thread) restore_thread(main_thread);
+  if (main_thread) {
+    atomic_store(&g_restore_leader, 0);
+    restore_thread(main_thread);
+  }
   /* The main thread had exited before the checkpoint: the leader stays a
-   * zombie, as it was. */
+   * zombie, as it was.  It runs on the restart program's stack until it is
+   * gone; the kernel clears g_restore_leader then, and only then may that
+   * stack be unmapped. */
+  sys_set_tid_address(&g_restore_leader);
   sys_exit_thread(0);
 }

@@ -202,6 +202,8 @@ HIDDEN int sigpending_count(void);
 /* ---- restore (restore.c) ---- */
 HIDDEN extern struct dmtcp_restart_info g_restart_info;
 HIDDEN extern _Atomic int g_restored_threads;
+/* The restart program's thread while it may still run on its stack. */
+HIDDEN extern _Atomic int g_restore_leader;
 EXPORT void dmtcp_restore_entry(const struct dmtcp_restart_info *info) __attribute__((noreturn));
 
 /* ---- plugin events (events.c) and API (api.c) ---- */
