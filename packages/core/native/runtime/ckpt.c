@@ -102,6 +102,7 @@ static void do_checkpoint(const struct msg *m) {
   image_path(final, sizeof final, 0);
 
   threads_suspend_all();
+  mutex_note_checkpoint();
   event_simple(DMTCP_EVENT_THREADS_SUSPEND);
   if (barrier(DMTCP_BARRIER_SUSPENDED) < 0) goto failed;
   /* Processes may join until this barrier; its release has the final count. */
@@ -176,6 +177,7 @@ static void after_restart(void) {
     if (n >= expected) break;
     sys_futex(&g_restored_threads, FUTEX_WAIT_PRIVATE, n, NULL);
   }
+  mutex_fix_owners_after_restart();
   keep_restart_env();
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)
     sys_munmap(g_restart_info.unmap_start, g_restart_info.unmap_end - g_restart_info.unmap_start);
