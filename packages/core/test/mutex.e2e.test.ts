@@ -32,6 +32,13 @@ async function verdict(proc: Proc, cycle: number, after: number): Promise<string
 
 const allOk = CHECKS.map((c) => `${c} ok`);
 
+/** The tids the program saw (main, worker H) in `cycle`. */
+function tids(proc: Proc, cycle: number): string {
+  const line = proc.lines().find((l) => l.startsWith(`TIDS ${cycle} `));
+  if (!line) throw new Error(`no TIDS line for cycle ${cycle}`);
+  return line.slice(`TIDS ${cycle} `.length);
+}
+
 test.each([
   { as: 'root', user: undefined as RunAs | undefined, restoreArgs: [] as string[] },
   { as: 'user nobody', user: 'nobody' as RunAs, restoreArgs: [] as string[] },
@@ -42,6 +49,7 @@ test.each([
   const coord = await startCoordinator();
   let proc = launch(exe, [ctl], { ...coord, user });
   expect(await verdict(proc, 0, 0), 'the checks without a checkpoint').toEqual(allOk);
+  let before = tids(proc, 0);
 
   for (let cycle = 1; cycle <= 3; cycle++) {
     await proc.waitForLine(new RegExp(`^ARMED ${cycle}$`), 30_000);
@@ -52,9 +60,14 @@ test.each([
     proc = restart(images, { ...coord, user, args: restoreArgs });
     await writeFile(path.join(ctl, `go${cycle}`), '');
     expect(await verdict(proc, cycle, 0), `after restart ${cycle}\n${proc.stderr()}`).toEqual(allOk);
+    // Without --restore-pids the kernel gave new tids: the owners had to be rewritten.
     if (restoreArgs.length) {
       expect(proc.stderr()).toContain('dmtcp restart: restoring the checkpointed pids in a new pid namespace');
+      expect(tids(proc, cycle)).toBe(before);
+    } else {
+      expect(tids(proc, cycle)).not.toBe(before);
     }
+    before = tids(proc, cycle);
   }
   await proc.waitForLine(/^ARMED 4$/, 30_000);
   await writeFile(path.join(ctl, 'stop'), '');
