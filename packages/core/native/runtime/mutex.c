@@ -46,10 +46,9 @@ void mutex_bind_thread(struct thread_rec *t) { tls_rec = t ? t : REC_NONE; }
 /* Threads started through our pthread_create are bound from their first
  * instruction; the main and checkpoint threads are found once by their
  * pthread_t. */
-static struct thread_rec *self_rec(void) {
-  struct thread_rec *t = tls_rec;
-  if (__builtin_expect(t != NULL, 1)) return t == REC_NONE ? NULL : t;
+static __attribute__((noinline)) struct thread_rec *find_self_rec(void) {
   if (!g_rt.enabled) return NULL; /* the table is not set up yet: look again later */
+  struct thread_rec *t = NULL;
   pthread_t me = pthread_self();
   for (int i = 0; i < threads_used(); i++) {
     struct thread_rec *c = &g_threads[i];
@@ -61,6 +60,12 @@ static struct thread_rec *self_rec(void) {
   }
   mutex_bind_thread(t);
   return t;
+}
+
+static inline struct thread_rec *self_rec(void) {
+  struct thread_rec *t = tls_rec;
+  if (__builtin_expect(t != NULL, 1)) return t == REC_NONE ? NULL : t;
+  return find_self_rec();
 }
 
 /* ---- the slots ----
@@ -75,21 +80,33 @@ static void held_store(void **slot, void *v) {
 }
 
 static void held_add(struct mutex_held *h, void *m) {
-  int empty = -1;
-  for (int i = 0; i < MUTEX_HELD_SLOTS; i++) {
+  uint32_t n = h->used;
+  for (uint32_t i = 0; i < n; i++)
     if (h->slot[i] == m) return; /* a recursive lock taken again, or EOWNERDEAD twice */
-    if (!h->slot[i] && empty < 0) empty = i;
-  }
-  if (empty < 0) {
+  if (n == MUTEX_HELD_SLOTS) {
     h->overflow++;
     return;
   }
-  held_store(&h->slot[empty], m);
+  held_store(&h->slot[n], m);
+  h->used = n + 1;
 }
 
+/* The last entry fills the hole: interrupted half-way, it is listed twice
+ * for a moment, which a restart does not mind. */
 static void held_remove(struct mutex_held *h, void *m) {
-  for (int i = 0; i < MUTEX_HELD_SLOTS; i++)
-    if (h->slot[i] == m) held_store(&h->slot[i], NULL);
+  uint32_t n = h->used;
+  if (n && h->slot[n - 1] == m) { /* the usual case: the last one locked */
+    held_store(&h->slot[n - 1], NULL);
+    h->used = n - 1;
+    return;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (h->slot[i] != m) continue;
+    held_store(&h->slot[i], h->slot[n - 1]);
+    held_store(&h->slot[n - 1], NULL);
+    h->used = n - 1;
+    return;
+  }
 }
 
 /* A restart between a successful lock and its recording still finds the

@@ -69,8 +69,9 @@ enum thread_kind { TK_USER = 0, TK_MAIN, TK_CKPT };
  * can give them the thread's new tid as owner (mutex_restart.c). */
 #define MUTEX_HELD_SLOTS 16
 struct mutex_held {
-  void *slot[MUTEX_HELD_SLOTS];
+  void *slot[MUTEX_HELD_SLOTS]; /* in use: [0, used); a restart reads them all */
   void *pending;          /* being locked: the lock may succeed before it is recorded */
+  uint32_t used;
   uint32_t overflow;      /* locks not recorded for want of a slot */
 };
 
