@@ -9,6 +9,7 @@
  *
  * Every decision is taken on the memory as the checkpoint left it, and the
  * writes come after: a thread's new tid may be another thread's old one. */
+#include <errno.h>
 #include <linux/futex.h>
 #include <sys/uio.h>
 
@@ -37,6 +38,11 @@ static int mem_rw(int nr, uint64_t addr, void *buf, size_t len) {
   struct iovec local = {buf, len};
   struct iovec remote = {(void *)(uintptr_t)addr, len};
   long r = sys_call6(nr, sys_getpid(), (long)&local, 1, (long)&remote, 1, 0);
+  if (r == -ENOSYS || r == -EPERM) {
+    /* A seccomp filter, not a bad address: say so once, the fix-up is blind. */
+    static int told;
+    if (!told++) log_msg("restart: process_vm_readv/writev refused (%ld): mutex owners are not fixed", r);
+  }
   return r == (long)len ? 0 : -1;
 }
 static int mem_read(uint64_t addr, void *buf, size_t len) { return mem_rw(__NR_process_vm_readv, addr, buf, len); }
