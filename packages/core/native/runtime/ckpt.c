@@ -169,6 +169,7 @@ static void do_checkpoint(const struct msg *m) {
   image_path(final, sizeof final, 0);
 
   threads_suspend_outside_loader();
+  mutex_note_checkpoint();
   event_simple(DMTCP_EVENT_THREADS_SUSPEND);
   if (suspended_barrier(final) < 0) goto failed;
   /* Processes may join until this barrier; its release has the final count. */
@@ -260,6 +261,7 @@ static void after_restart(void) {
   /* Before any thread runs: a lock a thread held at checkpoint is its own
    * again under its new tid. */
   loader_fix_owners();
+  mutex_fix_owners_after_restart();
   keep_restart_env();
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)
     sys_munmap(g_restart_info.unmap_start, g_restart_info.unmap_end - g_restart_info.unmap_start);

@@ -22,6 +22,7 @@ static void restore_thread(void *arg) {
   struct thread_rec *t = arg;
   sys_arch_prctl(0x1002 /* ARCH_SET_FS */, t->fsbase);
   pid_t tid = (pid_t)sys_gettid();
+  t->old_tid = atomic_load(&t->tid); /* mutexes still name it as their owner */
   atomic_store(&t->tid, tid);
   /* glibc caches the tid in struct pthread (pthread_kill, mutex owners). */
   if (t->tid_addr) {

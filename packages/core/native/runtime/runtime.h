@@ -69,6 +69,16 @@ enum thread_kind { TK_USER = 0, TK_MAIN, TK_CKPT };
 
 #define MAX_THREADS 2048
 
+/* Mutexes other than NORMAL that a thread holds (mutex.c), so that a restart
+ * can give them the thread's new tid as owner (mutex_restart.c). */
+#define MUTEX_HELD_SLOTS 16
+struct mutex_held {
+  void *slot[MUTEX_HELD_SLOTS]; /* in use: [0, used); a restart reads them all */
+  void *pending;          /* being locked: the lock may succeed before it is recorded */
+  uint32_t used;
+  uint32_t overflow;      /* locks not recorded for want of a slot */
+};
+
 struct thread_rec {
   _Atomic int state;
   int kind;
@@ -85,6 +95,8 @@ struct thread_rec {
   struct thread_ctx ctx;
   void *(*start_fn)(void *);
   void *start_arg;
+  pid_t old_tid;          /* tid in the life before the last restart */
+  struct mutex_held held;
 };
 
 HIDDEN extern struct thread_rec g_threads[MAX_THREADS];
@@ -105,6 +117,11 @@ HIDDEN void thread_mark_exiting(struct thread_rec *t);
 /* ---- blocking calls a checkpoint must not cut short (blocking.c) ---- */
 /* Called by the suspend handler with its ucontext. */
 HIDDEN void blocking_note_suspend(const void *uctx);
+
+/* ---- mutex owners across restart (mutex.c, mutex_restart.c) ---- */
+HIDDEN void mutex_bind_thread(struct thread_rec *t);
+HIDDEN void mutex_note_checkpoint(void);
+HIDDEN void mutex_fix_owners_after_restart(void);
 
 /* ---- exclusion between wrappers and checkpoints (lock.c) ---- */
 HIDDEN void ckpt_lock_read(void);

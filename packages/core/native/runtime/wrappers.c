@@ -61,6 +61,7 @@ static void *thread_start(void *arg) {
   void *(*fn)(void *) = t->start_fn;
   void *fn_arg = t->start_arg;
   void *ret;
+  mutex_bind_thread(t);
   event_simple(DMTCP_EVENT_THREAD_START);
   pthread_cleanup_push(on_thread_exit, t);
   event_simple(DMTCP_EVENT_PTHREAD_START);
