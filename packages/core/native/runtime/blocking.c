@@ -74,6 +74,15 @@ void blocking_note_suspend(const void *uctx) {
 
 static inline int cut_by_ckpt(long r) { return r < 0 && errno == EINTR && t_ckpt_cut; }
 
+/* Returns what `call` returns, calling it again while a checkpoint is what
+ * cut it short (calls without a relative timeout). */
+#define RESUMED(type, call)          \
+  for (;;) {                         \
+    t_ckpt_cut = 0;                  \
+    type r_ = (call);                \
+    if (!cut_by_ckpt(r_)) return r_; \
+  }
+
 /* ---- the next definitions, resolved once ---- */
 
 int io_getevents(void *ctx, long min_nr, long nr, void *events, struct timespec *timeout);
@@ -218,11 +227,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const
 /* Linux's select leaves the time not slept in *tv, also when interrupted:
  * calling again with it is exact, across a restart too. */
 EXPORT int select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(select)(n, rd, wr, ex, tv);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(select)(n, rd, wr, ex, tv))
 }
 
 EXPORT int pselect(int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *tmo, const sigset_t *mask) {
@@ -283,27 +288,15 @@ EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct timespe
 }
 
 EXPORT int semop(int id, struct sembuf *ops, size_t n) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(semop)(id, ops, n);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(semop)(id, ops, n))
 }
 
 EXPORT ssize_t msgrcv(int id, void *msg, size_t size, long type, int flags) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    ssize_t r = NEXT(msgrcv)(id, msg, size, type, flags);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(ssize_t, NEXT(msgrcv)(id, msg, size, type, flags))
 }
 
 EXPORT int msgsnd(int id, const void *msg, size_t size, int flags) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(msgsnd)(id, msg, size, flags);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(msgsnd)(id, msg, size, flags))
 }
 
 /* ---- waiting for signals ---- */
@@ -329,11 +322,7 @@ EXPORT int sigwait(const sigset_t *set, int *sig) {
 }
 
 EXPORT int pause(void) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(pause)();
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(pause)())
 }
 
 EXPORT int sigsuspend(const sigset_t *mask) {
@@ -561,19 +550,11 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
  * blocking pipes and sockets ---- */
 
 EXPORT ssize_t read(int fd, void *buf, size_t n) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    ssize_t r = NEXT(read)(fd, buf, n);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(ssize_t, NEXT(read)(fd, buf, n))
 }
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    ssize_t r = NEXT(readv)(fd, iov, cnt);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(ssize_t, NEXT(readv)(fd, iov, cnt))
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n) {
@@ -601,57 +582,29 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
 /* ---- POSIX message queues and semaphores (absolute timeouts) ---- */
 
 EXPORT ssize_t mq_timedreceive(mqd_t q, char *msg, size_t n, unsigned int *prio, const struct timespec *abs) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    ssize_t r = NEXT(mq_timedreceive)(q, msg, n, prio, abs);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(ssize_t, NEXT(mq_timedreceive)(q, msg, n, prio, abs))
 }
 EXPORT ssize_t mq_receive(mqd_t q, char *msg, size_t n, unsigned int *prio) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    ssize_t r = NEXT(mq_receive)(q, msg, n, prio);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(ssize_t, NEXT(mq_receive)(q, msg, n, prio))
 }
 
 EXPORT int mq_timedsend(mqd_t q, const char *msg, size_t n, unsigned int prio, const struct timespec *abs) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(mq_timedsend)(q, msg, n, prio, abs);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(mq_timedsend)(q, msg, n, prio, abs))
 }
 EXPORT int mq_send(mqd_t q, const char *msg, size_t n, unsigned int prio) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(mq_send)(q, msg, n, prio);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(mq_send)(q, msg, n, prio))
 }
 
 EXPORT int sem_wait(sem_t *s) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(sem_wait)(s);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(sem_wait)(s))
 }
 
 EXPORT int sem_timedwait(sem_t *s, const struct timespec *abs) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(sem_timedwait)(s, abs);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(sem_timedwait)(s, abs))
 }
 
 EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abs) {
-  for (;;) {
-    t_ckpt_cut = 0;
-    int r = NEXT(sem_clockwait)(s, clock, abs);
-    if (!cut_by_ckpt(r)) return r;
-  }
+  RESUMED(int, NEXT(sem_clockwait)(s, clock, abs))
 }
 
 /* ---- asynchronous I/O and raw system calls ---- */

@@ -260,7 +260,6 @@ static void after_restart(void) {
   }
   /* Before any thread runs: a lock a thread held at checkpoint is its own
    * again under its new tid. */
-  loader_fix_owners();
   mutex_fix_owners_after_restart();
   keep_restart_env();
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)

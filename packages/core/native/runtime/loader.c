@@ -9,7 +9,8 @@
  *    checkpoint prefers to wait until no suspended thread is in there;
  *  - after restart the threads have new tids: the holder could no longer
  *    release the lock (unlock by a non-owner fails) and the next dlopen
- *    would wait forever.  The owner is rewritten to the holder's new tid.
+ *    would wait forever.  The held locks are handed to the mutex owner
+ *    fix-up (mutex_restart.c), which gives them the holder's new tid.
  *
  * The mutexes are found by shape rather than by offset, which changes
  * between glibc versions: a held recursive mutex whose owner is one of our
@@ -34,7 +35,6 @@ struct mutex_head {
 
 static char *rtld_start;
 static size_t rtld_len;
-static pid_t old_tids[MAX_THREADS];
 
 void loader_init(void) {
   void *g = dlsym(RTLD_DEFAULT, "_rtld_global");
@@ -52,7 +52,7 @@ static int held_recursive(const struct mutex_head *m) {
 
 /* Calls fn on each held recursive mutex of the loader; stops at a non-zero
  * return and returns it. */
-static int each_held(int (*fn)(struct mutex_head *)) {
+int loader_each_held_lock(int (*fn)(void *mutex)) {
   if (!rtld_start) return 0;
   for (size_t off = 0; off + sizeof(struct mutex_head) <= rtld_len; off += 8) {
     struct mutex_head *m = (struct mutex_head *)(rtld_start + off);
@@ -63,7 +63,8 @@ static int each_held(int (*fn)(struct mutex_head *)) {
   return 0;
 }
 
-static int owned_by_suspended(struct mutex_head *m) {
+static int owned_by_suspended(void *mutex) {
+  const struct mutex_head *m = mutex;
   for (int i = 0; i < threads_used(); i++)
     if (atomic_load(&g_threads[i].state) == T_SUSPENDED && g_threads[i].tid == m->owner) return 1;
   return 0;
@@ -90,33 +91,11 @@ static void wait_threads_running(void) {
  * about a second; otherwise the checkpoint goes on (restart copes). */
 void threads_suspend_outside_loader(void) {
   threads_suspend_all();
-  for (int tries = 0; tries < 100 && each_held(owned_by_suspended); tries++) {
+  for (int tries = 0; tries < 100 && loader_each_held_lock(owned_by_suspended); tries++) {
     threads_resume_all();
     wait_threads_running();
     sleep_ms(tries < 10 ? 1 : 10);
     threads_suspend_all();
   }
-  if (each_held(owned_by_suspended)) LOG_DEBUG("checkpoint with a thread inside the dynamic loader");
+  if (loader_each_held_lock(owned_by_suspended)) LOG_DEBUG("checkpoint with a thread inside the dynamic loader");
 }
-
-/* Called by the restore entry before any thread is recreated: no libc, no
- * thread pointer yet. */
-void loader_note_old_tids(void) {
-  int n = threads_used();
-  for (int i = 0; i < n; i++) old_tids[i] = g_threads[i].tid;
-}
-
-static int give_to_new_tid(struct mutex_head *m) {
-  for (int i = 0; i < threads_used(); i++) {
-    pid_t now = atomic_load(&g_threads[i].tid);
-    if (old_tids[i] == m->owner && now != m->owner) {
-      LOG_DEBUG("loader lock %p: owner %d is now %d", (void *)m, m->owner, now);
-      m->owner = now;
-      return 0;
-    }
-  }
-  return 0;
-}
-
-/* Once every thread is back, before any of them runs application code. */
-void loader_fix_owners(void) { each_held(give_to_new_tid); }

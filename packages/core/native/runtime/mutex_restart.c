@@ -1,7 +1,7 @@
 /* At restart, before any user thread runs again: every mutex a restored
  * thread owns gets the thread's new tid as owner. The mutexes are found on
- * each thread's robust list (as the kernel walks it at thread exit) and in
- * its held slots (mutex.c). An owner is only rewritten when it is the old
+ * each thread's robust list (as the kernel walks it at thread exit), in
+ * its held slots (mutex.c) and among the dynamic loader's locks (loader.c). An owner is only rewritten when it is the old
  * tid of a restored thread, so an entry for a mutex released or freed
  * meanwhile changes nothing. Mutex memory is read and written with
  * process_vm_readv/writev on this very process: an address that is no longer
@@ -135,6 +135,11 @@ static void walk_robust_list(const struct thread_rec *t) {
   if (pending) consider(pending + (uint64_t)head.futex_offset, 1);
 }
 
+static int consider_loader_lock(void *mutex) {
+  consider((uint64_t)(uintptr_t)mutex, 0);
+  return 0;
+}
+
 void mutex_fix_owners_after_restart(void) {
   collect_moves();
   if (!nmoves) return; /* same tids (restart --restore-pids): nothing is stale */
@@ -147,6 +152,7 @@ void mutex_fix_owners_after_restart(void) {
       if (t->held.slot[s]) consider((uint64_t)(uintptr_t)t->held.slot[s], 0);
     if (t->held.pending) consider((uint64_t)(uintptr_t)t->held.pending, 0);
   }
+  loader_each_held_lock(consider_loader_lock);
   int failed = 0;
   for (int i = 0; i < nfixes; i++)
     if (mem_write(fixes[i].addr, &fixes[i].value, sizeof fixes[i].value) < 0) failed++;

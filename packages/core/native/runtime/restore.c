@@ -71,7 +71,6 @@ void dmtcp_restore_entry(const struct dmtcp_restart_info *info) {
   g_rt.is_restart = 1;
   atomic_store(&g_restored_threads, 0);
   atomic_store(&g_restore_leader, (int)sys_gettid());
-  loader_note_old_tids();
   watchdog_start();
   procstate_restore_signals();
 

@@ -252,8 +252,8 @@ HIDDEN void real_resolve_all(void);
 /* ---- the dynamic loader's locks across checkpoint and restart (loader.c) ---- */
 HIDDEN void loader_init(void);
 HIDDEN void threads_suspend_outside_loader(void);
-HIDDEN void loader_note_old_tids(void);
-HIDDEN void loader_fix_owners(void);
+/* Calls fn on each lock of the dynamic loader that a thread holds. */
+HIDDEN int loader_each_held_lock(int (*fn)(void *mutex));
 
 /* ---- /proc/PID/cmdline, environ and exe after restart (cmdline.c) ---- */
 HIDDEN void cmdline_note(void);
