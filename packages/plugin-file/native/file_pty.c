@@ -36,7 +36,7 @@ static void set_termios(int fd, const struct termios *t) { fs_ioctl(fd, TCSETS, 
  * leads. */
 static int leads_session_on(uint64_t rdev) {
   char buf[512];
-  long fd = fs_open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC, 0);
+  long fd = fs_open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return 0;
   long n = fs_read((int)fd, buf, sizeof buf - 1);
   fs_close((int)fd);
