@@ -50,11 +50,18 @@
 #define DMTCP_CALL_UNKNOWN 1 /* no coordinator module answers that call */
 #define DMTCP_CALL_FAILED 2  /* the module threw; payload = its message */
 
-/* Barriers the core runs in every checkpoint and restart. */
+/* Barriers the core runs in every checkpoint and restart, in their order.
+ * These names are the only place they are spelled (C and TS). */
 #define DMTCP_BARRIER_SUSPENDED "ckpt:suspended"
+#define DMTCP_BARRIER_LEADER_ELECTION "ckpt:leader-election"
+#define DMTCP_BARRIER_DRAINED "ckpt:drained"
+#define DMTCP_BARRIER_REFILLED "ckpt:refilled"
+#define DMTCP_BARRIER_REGISTERED "ckpt:registered"
 #define DMTCP_BARRIER_WRITTEN "ckpt:written"    /* temp images complete; then renamed */
 #define DMTCP_BARRIER_RESUMED "ckpt:resumed"
 #define DMTCP_BARRIER_RESTART_CONNECTED "restart:connected"
+#define DMTCP_BARRIER_RESTART_REFILLED "restart:refilled"
+#define DMTCP_BARRIER_RESTART_REGISTERED "restart:registered"
 #define DMTCP_BARRIER_RESTART_DONE "restart:done"
 
 /* Environment variables (launch environment contract). */

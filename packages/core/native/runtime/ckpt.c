@@ -138,10 +138,10 @@ static int resume_phase(int is_restart) {
   int ok = 0;
   event_restart_flag(is_restart ? DMTCP_EVENT_RESTART : DMTCP_EVENT_RESUME, is_restart);
   event_restart_flag(DMTCP_EVENT_REFILL, is_restart);
-  if (barrier(is_restart ? "restart:refilled" : "ckpt:refilled") < 0) ok = -1;
+  if (barrier(is_restart ? DMTCP_BARRIER_RESTART_REFILLED : DMTCP_BARRIER_REFILLED) < 0) ok = -1;
   g_rt.ns_phase = ok == 0;
   event_restart_flag(DMTCP_EVENT_REGISTER_NAME_SERVICE_DATA, is_restart);
-  if (ok == 0 && barrier(is_restart ? "restart:registered" : "ckpt:registered") < 0) ok = -1;
+  if (ok == 0 && barrier(is_restart ? DMTCP_BARRIER_RESTART_REGISTERED : DMTCP_BARRIER_REGISTERED) < 0) ok = -1;
   g_rt.ns_phase = ok == 0;
   event_restart_flag(DMTCP_EVENT_SEND_QUERIES, is_restart);
   g_rt.ns_phase = 0;
@@ -176,9 +176,9 @@ static void do_checkpoint(const struct msg *m) {
   if (g_last_release_extra) g_rt.num_peers = g_last_release_extra;
   event_simple(DMTCP_EVENT_SUSPENDED);
   event_simple(DMTCP_EVENT_LEADER_ELECTION);
-  if (barrier("ckpt:leader-election") < 0) goto failed;
+  if (barrier(DMTCP_BARRIER_LEADER_ELECTION) < 0) goto failed;
   event_simple(DMTCP_EVENT_DRAIN);
-  if (barrier("ckpt:drained") < 0) goto failed;
+  if (barrier(DMTCP_BARRIER_DRAINED) < 0) goto failed;
 
   DmtcpEventData_t d;
   memset(&d, 0, sizeof d);

@@ -5,6 +5,7 @@
 import {
   DMTCP_BARRIER_RESTART_CONNECTED,
   DMTCP_BARRIER_RESTART_DONE,
+  DMTCP_BARRIER_RESUMED,
   DMTCP_BARRIER_SUSPENDED,
   DMTCP_BARRIER_WRITTEN,
 } from '../generated/constants.ts';
@@ -12,9 +13,7 @@ import type { BarrierPolicy, BarrierRecord, HelloInfo } from './types.ts';
 
 export const BARRIER_SUSPENDED = DMTCP_BARRIER_SUSPENDED;
 export const BARRIER_WRITTEN = DMTCP_BARRIER_WRITTEN;
-/** Last barrier of a checkpoint; not in protocol.h because only the runtime
- *  and the coordinator need to agree on it. */
-export const BARRIER_RESUMED = 'ckpt:resumed';
+export const BARRIER_RESUMED = DMTCP_BARRIER_RESUMED;
 export const BARRIER_RESTART_CONNECTED = DMTCP_BARRIER_RESTART_CONNECTED;
 export const BARRIER_RESTART_DONE = DMTCP_BARRIER_RESTART_DONE;
 
@@ -159,7 +158,7 @@ export interface WrittenImage {
   bytes: number;
 }
 
-/** Reads the "ckpt:written" records; malformed ones are reported, not fatal,
+/** Reads the records of the written barrier (DMTCP_BARRIER_WRITTEN); malformed ones are reported, not fatal,
  *  because the image may still be fine on disk. */
 export function collectImages(records: BarrierRecord[], resolveDir: (r: BarrierRecord) => string): { images: WrittenImage[]; problems: string[] } {
   const images: WrittenImage[] = [];

@@ -53,10 +53,16 @@ export const DMTCP_CALL_UNKNOWN = 1;
 /** the module threw; payload = its message */
 export const DMTCP_CALL_FAILED = 2;
 export const DMTCP_BARRIER_SUSPENDED = "ckpt:suspended";
+export const DMTCP_BARRIER_LEADER_ELECTION = "ckpt:leader-election";
+export const DMTCP_BARRIER_DRAINED = "ckpt:drained";
+export const DMTCP_BARRIER_REFILLED = "ckpt:refilled";
+export const DMTCP_BARRIER_REGISTERED = "ckpt:registered";
 /** temp images complete; then renamed */
 export const DMTCP_BARRIER_WRITTEN = "ckpt:written";
 export const DMTCP_BARRIER_RESUMED = "ckpt:resumed";
 export const DMTCP_BARRIER_RESTART_CONNECTED = "restart:connected";
+export const DMTCP_BARRIER_RESTART_REFILLED = "restart:refilled";
+export const DMTCP_BARRIER_RESTART_REGISTERED = "restart:registered";
 export const DMTCP_BARRIER_RESTART_DONE = "restart:done";
 /** numeric IPv4 or "localhost" */
 export const DMTCP_ENV_COORD_HOST = "DMTCP_COORD_HOST";
