@@ -21,9 +21,8 @@
  * dlopen holds until it runs again, so none may happen at checkpoint or
  * restart (see loader.c). */
 static const char *const real_names[] = {
-    "clock_nanosleep", "close",       "close_range", "execve",       "execvpe",         "fexecve",
-    "fork",            "nanosleep",   "posix_spawn", "posix_spawnp", "pthread_create",  "pthread_exit",
-    "pthread_sigmask", "sigaction",   "signal",      "sigprocmask",  "sigsuspend",
+    "close",          "close_range",     "execve", "execvpe",   "fexecve",    "fork",        "posix_spawn",
+    "posix_spawnp",   "pthread_create",  "pthread_exit", "pthread_sigmask", "sigaction", "signal", "sigprocmask",
 };
 #define NREAL (sizeof real_names / sizeof real_names[0])
 static void *_Atomic real_fns[NREAL];
