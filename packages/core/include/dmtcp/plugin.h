@@ -8,6 +8,10 @@
 #ifndef DMTCP_PLUGIN_H
 #define DMTCP_PLUGIN_H
 
+#ifdef DMTCP_DMTCP5_API_H
+#error "dmtcp/plugin.h (our plugin API) and dmtcp/dmtcp.h (DMTCP's) cannot be included in one file"
+#endif
+
 #include <dlfcn.h>
 #include <stddef.h>
 #include <sys/types.h>

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dmtcp/plugin.h"
+#include "dmtcp5.h"
 #include "runtime.h"
 
 static struct thread_rec *ckpt_self;
@@ -168,6 +169,7 @@ static void do_checkpoint(const struct msg *m) {
   image_path(tmp, sizeof tmp, 1);
   image_path(final, sizeof final, 0);
 
+  if (g_d5_count) dmtcp5_deliver(D5_PRESUSPEND, &(struct d5_data){0}, 0);
   threads_suspend_outside_loader();
   mutex_note_checkpoint();
   event_simple(DMTCP_EVENT_THREADS_SUSPEND);

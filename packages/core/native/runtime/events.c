@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dmtcp/plugin.h"
+#include "dmtcp5.h"
 #include "runtime.h"
 
 #define MAX_PLUGINS 32
@@ -53,17 +54,21 @@ void events_init(void) {
   struct scan sc = {(uintptr_t)&events_init};
   nplugins = 0;
   dl_iterate_phdr(add_object, &sc);
+  dmtcp5_init();
 }
 
 
+/* Plugins written for DMTCP's API (dmtcp5_map.c) get theirs around the chain. */
 void events_dispatch(int event, union DmtcpEventData *data) {
-  if (nplugins == 0) return;
+  if (nplugins == 0 && g_d5_count == 0) return;
   DmtcpEventData_t empty;
   if (!data) {
     memset(&empty, 0, sizeof empty);
     data = &empty;
   }
-  plugins[0].handler(event, data);
+  dmtcp5_before(event, data);
+  if (nplugins) plugins[0].handler(event, data);
+  dmtcp5_after(event, data);
 }
 
 EXPORT void dmtcp_plugin_next_event(DmtcpEvent_t event, DmtcpEventData_t *data, const void *self) {

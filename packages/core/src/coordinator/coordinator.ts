@@ -36,6 +36,7 @@ import { decideFds } from './fd-kinds.ts';
 import { resumedProblem, writtenOutcome } from './round-outcome.ts';
 import { findPluginPackage } from '../plugin/discover.ts';
 import { KvStore, nameService, type NameService } from './kv.ts';
+import { dmtcp5Kvdb } from './dmtcp5-kvdb.ts';
 import type { CallHandler, CoordinatorPlugin, PluginResponse, ResetScope } from '../plugin/index.ts';
 import { loadCoordinatorModule } from '../plugin/modules.ts';
 import { defaultDmtcpCommand, renderRestartScript, writeRestartScripts } from './restart-script.ts';
@@ -261,6 +262,7 @@ export class Coordinator {
     this.moduleLoader = opts.moduleLoader === undefined ? defaultModuleLoader : opts.moduleLoader;
     this.fdKinds = opts.fdKinds ?? defaultFdKinds;
     this.use(this.kv);
+    this.use(dmtcp5Kvdb());
     for (const [name, fn] of opts.policies ?? []) this.registerPolicy(name, fn);
     this.scheduleInterval();
     this.stopped = new Promise((resolve) => {
