@@ -186,7 +186,9 @@ void dmtcp_local_barrier(const char *barrier) __attribute((weak));
  * DMTCP offers its database to C++ only (dmtcp::kvdb::get, set, request64);
  * these are the same requests with C names.  Values are strings; the
  * numeric requests read and write them as decimal int64.  The database
- * lives as long as the computation's coordinator. */
+ * goes with the computation's last process: our coordinator keeps nothing
+ * across a restart, so a restarted computation starts with an empty one
+ * (DMTCP's keeps it until the coordinator exits). */
 typedef enum {
   DMTCP_KVDB_GET = 0,
   DMTCP_KVDB_SET = 1,

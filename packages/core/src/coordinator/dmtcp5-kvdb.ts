@@ -1,8 +1,9 @@
 // The key/value database of DMTCP's plugin API (dmtcp_kvdb_request and
 // friends in include/dmtcp/dmtcp.h): named databases of string values,
 // with the numeric requests of DMTCP's kvdb (increment, and/or/xor, min/max)
-// on values read as decimal int64. It lives as long as the computation, as
-// DMTCP's coordinator keeps it, and is forgotten when the last process goes.
+// on values read as decimal int64. It is forgotten when the last process of
+// the computation goes: the coordinator keeps nothing across a restart
+// (DMTCP's keeps its database until the coordinator exits).
 import { definePlugin, type CoordinatorPlugin } from '../plugin/index.ts';
 
 /** DMTCP's request and response numbers (dmtcp.h). */
