@@ -9,7 +9,9 @@
 #include "dmtcp/image.h"
 #include "dmtcp/protocol.h"
 #include "pidns.h"
-#include "sys.h"
+#include "dmtcp/fmt.h"
+#include "dmtcp/hash.h"
+#include "dmtcp/sys.h"
 
 #define PROT_READ 1
 #define PROT_WRITE 2
@@ -54,7 +56,7 @@ void run_on_stack(void *top, void (*fn)(void)) __attribute__((noreturn));
 
 /* ---- tiny helpers ---- */
 
-static void put(const char *s) { sys_write(2, s, sys_strlen(s)); }
+static void put(const char *s) { sys_write(2, s, fmt_strlen(s)); }
 
 static void put_num(long v) {
   char b[24];
@@ -119,7 +121,7 @@ static void copy_str(char *dst, size_t cap, const char *src) {
 }
 
 static const char *env_get(char **envp, const char *name) {
-  size_t n = sys_strlen(name);
+  size_t n = fmt_strlen(name);
   for (; *envp; envp++) {
     const char *e = *envp;
     size_t i = 0;
@@ -339,7 +341,7 @@ static void make_absolute(char *dst, size_t cap, const char *path) {
     copy_str(dst, cap, path);
     return;
   }
-  size_t len = sys_strlen(dst);
+  size_t len = fmt_strlen(dst);
   if (len + 1 < cap) dst[len++] = '/';
   copy_str(dst + len, cap - len, path);
 }
@@ -481,7 +483,7 @@ restore:
    * process keeps its own): hand it over before the stack goes away. */
   size_t used = 0;
   for (char **e = envp; *e; e++) {
-    size_t n = sys_strlen(*e) + 1;
+    size_t n = fmt_strlen(*e) + 1;
     if (used + n > sizeof env_block) break;
     for (size_t i = 0; i < n; i++) env_block[used + i] = (*e)[i];
     used += n;

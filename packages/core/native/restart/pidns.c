@@ -3,7 +3,8 @@
 #include <stdint.h>
 
 #include "pidns.h"
-#include "sys.h"
+#include "dmtcp/fmt.h"
+#include "dmtcp/sys.h"
 
 #define CLONE_NEWNS 0x00020000
 #define CLONE_NEWUSER 0x10000000
@@ -38,8 +39,8 @@ static char *put_dec(char *p, unsigned long v) {
 static void say(const char *a, const char *b, long err) {
   static const char pre[] = "dmtcp restart: ";
   sys_write(2, pre, sizeof pre - 1);
-  sys_write(2, a, sys_strlen(a));
-  if (b) sys_write(2, b, sys_strlen(b));
+  sys_write(2, a, fmt_strlen(a));
+  if (b) sys_write(2, b, fmt_strlen(b));
   if (err) {
     char num[32] = " (errno ";
     char *end = put_dec(num + 8, (unsigned long)(err < 0 ? -err : err));
@@ -52,7 +53,7 @@ static void say(const char *a, const char *b, long err) {
 static long write_file(const char *path, const char *text) {
   long fd = sys_open(path, O_WRONLY, 0);
   if (fd < 0) return fd;
-  long r = sys_write((int)fd, text, sys_strlen(text));
+  long r = sys_write((int)fd, text, fmt_strlen(text));
   sys_close((int)fd);
   return r < 0 ? r : 0;
 }

@@ -86,7 +86,7 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   real_resolve_all();
   loader_init();
   cmdline_note();
-  g_debug = getenv(DMTCP_ENV_DEBUG) && getenv(DMTCP_ENV_DEBUG)[0] == '1';
+  dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_ENV_DEBUG)));
   g_rt.argc = argc;
   g_rt.argv = argv;
   g_rt.coord_port = atoi(port);

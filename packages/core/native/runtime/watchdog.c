@@ -70,9 +70,9 @@ static void watch(void *arg) {
 /* The restart's environment: NUL-separated "K=V" from the restart program. */
 static const char *restart_env(const char *name) {
   const char *p = (const char *)g_restart_info.env_addr, *end = p + g_restart_info.env_len;
-  size_t n = sys_strlen(name);
+  size_t n = fmt_strlen(name);
   while (p && p < end) {
-    size_t len = sys_strlen(p);
+    size_t len = fmt_strlen(p);
     size_t i = 0;
     while (i < n && p[i] == name[i]) i++;
     if (i == n && p[n] == '=') return p + n + 1;
