@@ -159,7 +159,7 @@ static int task_exists(pid_t n) {
   int p = 6;
   while (k > 0) path[p++] = digits[--k];
   path[p] = 0;
-  return pid_sys3(SYS_access, (long)path, F_OK, 0) == 0 || pid_sys_kill0(n) != -ESRCH;
+  return sys_call3(SYS_access, (long)path, F_OK, 0) == 0 || sys_kill(n, 0) != -ESRCH;
 }
 
 int pid_table_pid_max(void) { return pid_max; }
