@@ -43,8 +43,8 @@ static int leads_session_on(uint64_t rdev) {
   if (n <= 0) return 0;
   buf[n] = 0;
   const char *p = buf;
-  long pid = 0;
-  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+  uint64_t pid = 0;
+  fmt_parse_dec(p, (size_t)-1, &pid);
   const char *close_paren = NULL;
   for (const char *q = buf; *q; q++)
     if (*q == ')') close_paren = q;
@@ -58,16 +58,15 @@ static int leads_session_on(uint64_t rdev) {
       while (*p && *p != ' ') p++;
       continue;
     }
-    int neg = *p == '-';
-    if (neg) p++;
-    long v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
-    fields[f] = neg ? -v : v;
+    int64_t v = 0;
+    long n = fmt_parse_i64(p, (size_t)-1, &v);
+    if (n > 0) p += n;
+    fields[f] = (long)v;
   }
   unsigned long tty = (unsigned long)fields[4];
   unsigned maj = (unsigned)((tty >> 8) & 0xfff);
   unsigned min = (unsigned)((tty & 0xff) | ((tty >> 12) & 0xfff00));
-  return fields[3] == pid && tty != 0 && maj == major(rdev) && min == minor(rdev);
+  return fields[3] == (long)pid && tty != 0 && maj == major(rdev) && min == minor(rdev);
 }
 
 void file_pty_describe(struct file_rec *r) {

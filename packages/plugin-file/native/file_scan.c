@@ -48,13 +48,9 @@ const char *file_kind_name(int kind) {
 static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
 static int fd_of_name(const char *s) {
-  if (!*s) return -1;
-  long v = 0;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9') return -1;
-    v = v * 10 + (*s - '0');
-    if (v > 0x7fffffff) return -1;
-  }
+  uint64_t v;
+  long n = fmt_parse_dec(s, (size_t)-1, &v);
+  if (n <= 0 || s[n] || v > 0x7fffffff) return -1;
   return (int)v;
 }
 
@@ -117,16 +113,10 @@ static int64_t parse_field(const char *buf, const char *key, int base, int *foun
   if (!p || (p != buf && p[-1] != '\n')) return 0;
   p += strlen(key);
   while (*p == ' ' || *p == '\t') p++;
-  int neg = 0;
-  if (*p == '-') {
-    neg = 1;
-    p++;
-  }
-  int64_t v = 0;
-  int digits = 0;
-  for (; *p >= '0' && *p < (char)('0' + base); p++, digits++) v = v * base + (*p - '0');
-  *found = digits > 0;
-  return neg ? -v : v;
+  int neg = *p == '-';
+  uint64_t v = 0;
+  *found = fmt_parse_u64(p + neg, (size_t)-1, (unsigned)base, &v) > 0;
+  return neg ? -(int64_t)v : (int64_t)v;
 }
 
 static int ends_with(const char *s, size_t n, const char *suffix, size_t sn) {

@@ -99,31 +99,20 @@ static void *map(size_t n) {
   return sys_mmap_anon(round_page(n), &err);
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 static uint64_t take_hex(const char **pp) {
-  const char *p = *pp;
+  while (**pp == ' ') (*pp)++;
   uint64_t v = 0;
-  int d;
-  while (*p == ' ') p++;
-  while ((d = hexval(*p)) >= 0) v = v * 16 + (uint64_t)d, p++;
-  *pp = p;
+  long n = fmt_parse_hex(*pp, (size_t)-1, &v);
+  if (n > 0) *pp += n;
   return v;
 }
 
 static int64_t take_dec(const char **pp) {
-  const char *p = *pp;
-  while (*p == ' ') p++;
-  int neg = *p == '-';
-  if (neg) p++;
+  while (**pp == ' ') (*pp)++;
   int64_t v = 0;
-  while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
-  *pp = p;
-  return neg ? -v : v;
+  long n = fmt_parse_i64(*pp, (size_t)-1, &v);
+  if (n > 0) *pp += n;
+  return v;
 }
 
 static char take_char(const char **pp) {

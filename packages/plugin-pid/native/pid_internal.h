@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "dmtcp/debug.h"
+#include "dmtcp/fmt.h"
 #include "dmtcp/sys.h"
 #include "dmtcp/usermem.h"
 #include "dmtcp/visibility.h"

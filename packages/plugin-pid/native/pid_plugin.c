@@ -75,17 +75,12 @@ static int is_foreign(const struct pid_entry *e, pid_t vid) {
 
 /* ---- exec: the new program inherits who it is ---- */
 
+/* Writes v at p (room for 20 characters), returns the end. */
 static char *put_dec(char *p, long v) {
-  char tmp[24];
-  int k = 0;
-  if (v < 0) {
-    *p++ = '-';
-    v = -v;
-  }
-  do tmp[k++] = (char)('0' + v % 10);
-  while ((v /= 10) > 0);
-  while (k > 0) *p++ = tmp[--k];
-  return p;
+  struct sbuf sb;
+  sb_init(&sb, p, 21);
+  sb_puti(&sb, v);
+  return p + sb.len;
 }
 
 static char *state_string(int spawn, pid_t alt) {
@@ -128,15 +123,12 @@ static char *state_string(int spawn, pid_t alt) {
 char *pid_exec_state(void) { return state_string(0, 0); }
 char *pid_spawn_state(pid_t alt) { return state_string(1, alt); }
 
+/* -1 when p does not start with a number that fits. */
 static const char *get_dec(const char *p, long *out) {
-  long v = 0;
-  int any = 0;
-  while (*p >= '0' && *p <= '9') {
-    v = v * 10 + (*p++ - '0');
-    any = 1;
-  }
-  *out = any ? v : -1;
-  return p;
+  uint64_t v = 0;
+  long n = fmt_parse_dec(p, (size_t)-1, &v);
+  *out = n > 0 && v <= (uint64_t)INT64_MAX ? (long)v : -1;
+  return n > 0 ? p + n : p;
 }
 
 static const char *load_list(const char *s) {

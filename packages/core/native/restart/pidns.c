@@ -27,13 +27,12 @@ struct clone_args_v2 {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
 };
 
+/* Writes v at p (room for 20 digits), returns the end. */
 static char *put_dec(char *p, unsigned long v) {
-  char rev[24];
-  int n = 0;
-  do rev[n++] = (char)('0' + v % 10);
-  while ((v /= 10) > 0);
-  while (n > 0) *p++ = rev[--n];
-  return p;
+  struct sbuf sb;
+  sb_init(&sb, p, 21);
+  sb_putu(&sb, v);
+  return p + sb.len;
 }
 
 static void say(const char *a, const char *b, long err) {

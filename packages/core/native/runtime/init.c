@@ -21,12 +21,7 @@ static void copy_env(char *dst, size_t cap, const char *name) {
 
 static uint64_t parse_hex(const char *s) {
   uint64_t v = 0;
-  for (; s && *s; s++) {
-    int c = *s;
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (d < 0) break;
-    v = v * 16 + (uint64_t)d;
-  }
+  if (s) fmt_parse_hex(s, (size_t)-1, &v);
   return v;
 }
 

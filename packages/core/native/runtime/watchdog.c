@@ -105,7 +105,7 @@ void watchdog_start(void) {
   const char *v = restart_env("DMTCP_RESTART_TIMEOUT");
   if (v) {
     uint64_t s = 0;
-    while (*v >= '0' && *v <= '9') s = s * 10 + (uint64_t)(*v++ - '0');
+    fmt_parse_dec(v, (size_t)-1, &s);
     limit_s = s;
   }
   if (limit_s == 0) return;
