@@ -90,7 +90,7 @@ static int list_into(struct sbuf *sb, const char *image_name, size_t stop_at) {
       off += d->reclen;
       int fd = parse_fd(d->name);
       if (fd < 0 || fd == (int)dir) continue;
-      if (fd >= DMTCP_PROTECTED_FD_BASE && fd < DMTCP_PROTECTED_FD_BASE + DMTCP_PROTECTED_FD_COUNT) continue;
+      if (dmtcp_fd_protected(fd)) continue;
       if (sb->len > stop_at) {
         truncated = 1;
         continue;

@@ -14,6 +14,7 @@
 #include "dmtcp/image.h"
 #include "dmtcp/protocol.h"
 #include "dmtcp/debug.h"
+#include "dmtcp/fds.h"
 #include "dmtcp/fmt.h"
 #include "dmtcp/hash.h"
 #include "dmtcp/sys.h"
