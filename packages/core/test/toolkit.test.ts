@@ -4,7 +4,7 @@
 // sys.h + fmt.h must be enough for a program linked without any library.
 // The formatter and parsers are checked through a compiled probe.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -215,5 +215,27 @@ describe('formatter, parsers and helpers', () => {
     expect(got.get('prefixplugin')).toBe('dmtcp file: ');
     expect(got.get('prefixcore')).toBe(`dmtcp[${pid}]: `);
     expect(run.stderr).toBe(`dmtcp file: fd 3: short\ndmtcp file: fd 4: a pa\ndmtcp[${pid}]: core 7\n`);
+  });
+});
+
+describe('one copy of the toolkit', () => {
+  // The runtime, the restart program and the plugins in this repository take
+  // raw system calls and visibility attributes from the toolkit headers;
+  // a private copy elsewhere is what these headers replaced.
+  const roots = ['core/native', 'plugin-file/native', 'plugin-pid/native'].map((d) =>
+    path.join(paths.packageRoot, '..', d),
+  );
+  function sources(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && /\.[ch]$/.test(e.name))
+      .map((e) => path.join(e.parentPath, e.name));
+  }
+
+  it.each([
+    ['inline syscall instructions', /__asm__[^;]*"syscall"/],
+    ['visibility attributes', /visibility\("(default|hidden)"\)/],
+  ])('no native source outside include/dmtcp spells out %s', (_what, pattern) => {
+    const offenders = roots.flatMap(sources).filter((f) => pattern.test(readFileSync(f, 'utf8')));
+    expect(offenders.map((f) => path.relative(path.join(paths.packageRoot, '..'), f))).toEqual([]);
   });
 });

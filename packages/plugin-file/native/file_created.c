@@ -23,7 +23,7 @@
 #include "file_plugin.h"
 #include "dmtcp/sys.h"
 
-#define FILE_EXPORT __attribute__((visibility("default")))
+#define FILE_EXPORT DMTCP_EXPORT
 
 struct created_mark {
   uint64_t dev;

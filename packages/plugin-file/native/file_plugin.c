@@ -64,7 +64,7 @@ static void on_restart(void) {
 
 /* The library is built with hidden visibility; the runtime finds this one
  * symbol with dlsym. */
-__attribute__((visibility("default"))) void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
+DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
   switch (event) {
     case DMTCP_EVENT_INIT:
       file_settings_defaults(&g_file_settings);
