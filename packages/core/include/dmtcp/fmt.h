@@ -87,7 +87,8 @@ static inline void sb_putx(struct sbuf *sb, uint64_t v, int width) {
 }
 
 /* s as a JSON string, quotes included: '"' and '\\' escaped, control bytes
- * as \u00XX; other bytes (UTF-8 included) as they are. */
+ * as \u00XX; other bytes (UTF-8 included) as they are.  Text cut at cap
+ * may end inside an escape: a caller that sends it checks `overflow`. */
 static inline void sb_json_str(struct sbuf *sb, const char *s) {
   sb_putc(sb, '"');
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
