@@ -21,9 +21,9 @@
 
 #include "dmtcp/plugin.h"
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
-#define FILE_EXPORT __attribute__((visibility("default")))
+#define FILE_EXPORT DMTCP_EXPORT
 
 struct created_mark {
   uint64_t dev;
@@ -42,7 +42,7 @@ void file_created_note(int fd, int created) {
     return;
   }
   struct stat st;
-  if (fs_fstat(fd, &st) < 0 || st.st_ino == 0) {
+  if (sys_fstat(fd, &st) < 0 || st.st_ino == 0) {
     m->ino = 0;
     return;
   }

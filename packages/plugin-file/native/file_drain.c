@@ -15,39 +15,20 @@
 
 #include "dmtcp/plugin.h"
 #include "file_plugin.h"
-#include "file_sys.h"
-
-uint64_t file_hash(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  if (!h) h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
-  return h;
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+#include "dmtcp/sys.h"
 
 static uint64_t parse_hex(const char **pp) {
-  const char *p = *pp;
   uint64_t v = 0;
-  int d;
-  while ((d = hexval(*p)) >= 0) v = v * 16 + (uint64_t)d, p++;
-  *pp = p;
+  long n = fmt_parse_hex(*pp, (size_t)-1, &v);
+  if (n > 0) *pp += n;
   return v;
 }
 
 static int64_t parse_dec(const char **pp) {
-  const char *p = *pp;
-  int neg = *p == '-';
-  if (neg) p++;
   int64_t v = 0;
-  while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
-  *pp = p;
-  return neg ? -v : v;
+  long n = fmt_parse_i64(*pp, (size_t)-1, &v);
+  if (n > 0) *pp += n;
+  return v;
 }
 
 static void skip_spaces(const char **pp) {
@@ -61,14 +42,14 @@ uint64_t file_self_upid(void) {
 
 long file_park(long fd, int base) {
   if (fd < 0) return fd;
-  if (fd >= base && !(fd >= FILE_PROTECTED_LO && fd <= FILE_PROTECTED_HI)) {
-    fs_fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+  if (fd >= base && !dmtcp_fd_protected(fd)) {
+    sys_fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     return fd;
   }
   int from = base;
-  if (from >= FILE_PROTECTED_LO && from <= FILE_PROTECTED_HI) from = FILE_PROTECTED_HI + 1;
-  long moved = fs_fcntl((int)fd, F_DUPFD_CLOEXEC, from);
-  fs_close((int)fd);
+  if (dmtcp_fd_protected(from)) from = DMTCP_PROTECTED_FD_LAST + 1;
+  long moved = sys_fcntl((int)fd, F_DUPFD_CLOEXEC, from);
+  sys_close((int)fd);
   return moved;
 }
 
@@ -119,7 +100,7 @@ static void find_owner(struct file_table *t, struct file_rec *r, const char *p, 
     skip_spaces(&p);
     int fd = (int)parse_dec(&p);
     long same = -EPERM;
-    if (t->kcmp_ok) same = fs_kcmp_file2(t->pid, pid, r->fd, fd);
+    if (t->kcmp_ok) same = sys_kcmp_file2(t->pid, pid, r->fd, fd);
     if (same < 0 && same != -ESRCH && same != -EBADF) {
       if (t->kcmp_ok && !*kcmp_warned) {
         *kcmp_warned = 1;
@@ -143,9 +124,9 @@ static size_t drain_cap(const struct file_rec *r) {
 }
 
 static void proc_fd(char *out, size_t cap, int fd) {
-  struct fbuf b;
-  fb_init(&b, out, cap);
-  fb_format(&b, "/proc/thread-self/fd/%d", fd);
+  struct sbuf b;
+  sb_init(&b, out, cap);
+  sb_format(&b, "/proc/thread-self/fd/%d", fd);
 }
 
 /* A description of our own on the object behind fd, with the given access
@@ -155,7 +136,7 @@ static void proc_fd(char *out, size_t cap, int fd) {
 static long reopen_nonblocking(int fd, int acc) {
   char link[64];
   proc_fd(link, sizeof link, fd);
-  return fs_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+  return sys_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
 }
 
 static void drain_pipe(struct file_table *t, struct file_rec *r, size_t cap) {
@@ -169,20 +150,20 @@ static void drain_pipe(struct file_table *t, struct file_rec *r, size_t cap) {
                r->path, file_errno_name(fd));
       return;
     }
-    restore_fl = fs_fcntl(r->fd, F_GETFL, 0);
-    fs_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
+    restore_fl = sys_fcntl(r->fd, F_GETFL, 0);
+    sys_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
     fd = r->fd;
   }
   unsigned char *dst = t->drain + r->drain_off;
   size_t got = 0;
   while (got < cap) {
-    long n = fs_read((int)fd, dst + got, cap - got);
+    long n = sys_read((int)fd, dst + got, cap - got);
     if (n == -EINTR) continue;
     if (n <= 0) break;
     got += (size_t)n;
   }
-  if (restore_fl >= 0) fs_fcntl(r->fd, F_SETFL, restore_fl);
-  else fs_close((int)fd);
+  if (restore_fl >= 0) sys_fcntl(r->fd, F_SETFL, restore_fl);
+  else sys_close((int)fd);
   r->drain_len = got;
   file_debug("fd %d (%s): drained %lu bytes", r->fd, r->path, (unsigned long)got);
 }
@@ -203,12 +184,12 @@ static int holds_both_ends(const struct file_table *t, const struct file_rec *r)
  * barrier only: the checkpoint thread's stack is the runtime's. */
 static void *map_or_null(size_t len) {
   long err = 0;
-  void *p = fs_mmap_anon((len + 4095) & ~(size_t)4095, &err);
+  void *p = sys_mmap_anon((len + 4095) & ~(size_t)4095, &err);
   return p;
 }
 
 static void unmap(void *p, size_t len) {
-  if (p) fs_munmap(p, (len + 4095) & ~(size_t)4095);
+  if (p) sys_munmap_ptr(p, (len + 4095) & ~(size_t)4095);
 }
 
 void file_drain(struct file_table *t) {
@@ -224,17 +205,17 @@ void file_drain(struct file_table *t) {
   size_t reply_cap = 64 + lines * (8 + FILE_MAX_CANDIDATES * 48);
   char *rec = map_or_null(rec_cap);
   char *reply = map_or_null(reply_cap);
-  struct fbuf b;
+  struct sbuf b;
   if (rec) {
-    fb_init(&b, rec, rec_cap);
-    fb_format(&b, "h %ld\n", t->pid);
+    sb_init(&b, rec, rec_cap);
+    sb_format(&b, "h %ld\n", t->pid);
     for (size_t i = 0; i < t->nrecs; i++) {
       struct file_rec *r = &t->recs[i];
       char kind = file_share_kind(r);
       if (r->leader != (int)i || !kind) continue;
-      fb_puts(&b, "o ");
-      fb_puthex(&b, r->obj, FILE_KEY_HEX);
-      fb_format(&b, " %c %c %d %x %ld\n", kind, file_share_mode(r), r->fd, (unsigned)r->flags, (long)r->pos);
+      sb_puts(&b, "o ");
+      sb_putx(&b, r->obj, FILE_KEY_HEX);
+      sb_format(&b, " %c %c %d %x %ld\n", kind, file_share_mode(r), r->fd, (unsigned)r->flags, (long)r->pos);
     }
   }
   size_t len = reply ? reply_cap : 0;
@@ -286,7 +267,7 @@ void file_drain(struct file_table *t) {
   if (!total) return;
   long err = 0;
   t->drain_bytes = (total + 4095) & ~(size_t)4095;
-  t->drain = fs_mmap_anon(t->drain_bytes, &err);
+  t->drain = sys_mmap_anon(t->drain_bytes, &err);
   if (!t->drain) {
     t->drain_bytes = 0;
     file_log("no memory to drain pipes (%s): their buffered bytes stay in them and are lost at restart",
@@ -311,12 +292,12 @@ static long write_nonblocking(int fd, const unsigned char *p, size_t n, size_t *
   *done = 0;
   int spins = 0;
   while (*done < n) {
-    long w = fs_write(fd, p + *done, n - *done);
+    long w = sys_write(fd, p + *done, n - *done);
     if (w == -EINTR) continue;
     if (w == -EAGAIN && spins++ < 200) {
       /* Room appears as the reader takes bytes out; nobody reads while
        * threads are stopped, so this only helps a reader outside. */
-      fs_nanosleep_ms(1);
+      sys_nanosleep_ms(1);
       continue;
     }
     if (w <= 0) return w < 0 ? w : -EIO;
@@ -334,14 +315,14 @@ static void refill_pipe(struct file_table *t, struct file_rec *r) {
                (unsigned long)r->drain_len, file_errno_name(fd));
       return;
     }
-    restore_fl = fs_fcntl(r->fd, F_GETFL, 0);
-    fs_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
+    restore_fl = sys_fcntl(r->fd, F_GETFL, 0);
+    sys_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
     fd = r->fd;
   }
   size_t done = 0;
   long rc = write_nonblocking((int)fd, t->drain + r->drain_off, r->drain_len, &done);
-  if (restore_fl >= 0) fs_fcntl(r->fd, F_SETFL, restore_fl);
-  else fs_close((int)fd);
+  if (restore_fl >= 0) sys_fcntl(r->fd, F_SETFL, restore_fl);
+  else sys_close((int)fd);
   if (rc < 0)
     file_log("fd %d (%s): %lu of %lu drained bytes could not be put back (%s)", r->fd, r->path,
              (unsigned long)(r->drain_len - done), (unsigned long)r->drain_len, file_errno_name(rc));

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
 struct file_settings g_file_settings;
 
@@ -19,7 +19,7 @@ static int truthy(const char *v) { return v && v[0] && strcmp(v, "0") != 0 && st
 
 void file_settings_apply(struct file_settings *s, const char *(*lookup)(const char *name, void *ctx), void *ctx) {
   const char *v;
-  if ((v = lookup("DMTCP_DEBUG", ctx))) s->debug = truthy(v);
+  if ((v = lookup(DMTCP_DEBUG_ENV, ctx))) s->debug = dmtcp_debug_value_on(v);
   if ((v = lookup("DMTCP_CKPT_OPEN_FILES", ctx))) s->ckpt_open_files = truthy(v);
   if ((v = lookup("DMTCP_RESTORE_FILE_CONTENTS", ctx))) s->restore_contents = truthy(v);
   if ((v = lookup("DMTCP_FILE_NO_KCMP", ctx))) s->no_kcmp = truthy(v);
@@ -76,15 +76,15 @@ int file_restart_env_load(void) {
   env_len = 0;
   use_core_env = dmtcp_restart_getenv != NULL;
   if (use_core_env) return 1;
-  long fd = fs_open("/proc/thread-self/environ", 0 /* O_RDONLY */ | 02000000 /* O_CLOEXEC */, 0);
+  long fd = sys_open("/proc/thread-self/environ", 0 /* O_RDONLY */ | 02000000 /* O_CLOEXEC */, 0);
   if (fd < 0) return 0;
   for (;;) {
-    long r = fs_read((int)fd, env_block + env_len, sizeof env_block - 1 - env_len);
+    long r = sys_read((int)fd, env_block + env_len, sizeof env_block - 1 - env_len);
     if (r <= 0) break;
     env_len += (size_t)r;
     if (env_len == sizeof env_block - 1) break;
   }
-  fs_close((int)fd);
+  sys_close((int)fd);
   env_ok = well_formed(env_block, env_len);
   return env_ok;
 }

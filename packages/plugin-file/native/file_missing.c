@@ -10,7 +10,7 @@
 
 #include "dmtcp/plugin.h"
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
 static char request[65536];
 static char reply[8192];
@@ -37,26 +37,26 @@ void file_missing_decide(struct file_table *t, const struct file_settings *s) {
     if (asks(&t->recs[i])) asked++;
   }
   if (!asked) return;
-  struct fbuf b;
-  fb_init(&b, request, sizeof request);
-  fb_puts(&b, "policy ");
-  for (const char *p = s->missing_policy; *p; p++) fb_putc(&b, *p == '\n' ? '?' : *p);
-  fb_putc(&b, '\n');
+  struct sbuf b;
+  sb_init(&b, request, sizeof request);
+  sb_puts(&b, "policy ");
+  for (const char *p = s->missing_policy; *p; p++) sb_putc(&b, *p == '\n' ? '?' : *p);
+  sb_putc(&b, '\n');
   size_t sent = 0;
   for (size_t i = 0; i < t->nrecs; i++) {
     const struct file_rec *r = &t->recs[i];
     if (!asks(r)) continue;
     size_t before = b.len;
-    fb_format(&b, "f %d %d ", r->fd, saved_bytes(t, r));
+    sb_format(&b, "f %d %d ", r->fd, saved_bytes(t, r));
     int first = 1;
     for (size_t j = 0; j < t->nrecs; j++) {
       const struct file_rec *q = &t->recs[j];
       if (q->leader != (int)j || !same_inode(q, r)) continue;
-      if (!first) fb_putc(&b, ',');
+      if (!first) sb_putc(&b, ',');
       first = 0;
-      fb_format(&b, "%c%d", file_share_mode(q), q->created ? 1 : 0);
+      sb_format(&b, "%c%d", file_share_mode(q), q->created ? 1 : 0);
     }
-    fb_putc(&b, '\n');
+    sb_putc(&b, '\n');
     if (b.overflow) {
       /* Left out: stays closed, said in restore_named. */
       b.len = before;

@@ -18,7 +18,7 @@
 
 #include "dmtcp/plugin.h"
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
 static const char *launch_env(const char *name, void *ctx) {
   (void)ctx;
@@ -38,7 +38,7 @@ static void note_inherited(void) {
   ninherited = 0;
   for (size_t i = 0; i < n; i++) {
     struct stat st;
-    if (fs_fstat(inherited_fds[i], &st) < 0) continue;
+    if (sys_fstat(inherited_fds[i], &st) < 0) continue;
     inherited[ninherited].fd = inherited_fds[i];
     inherited[ninherited].dev = st.st_dev;
     inherited[ninherited].ino = st.st_ino;
@@ -53,6 +53,7 @@ static void on_restart(void) {
   if (file_restart_env_load()) file_settings_apply(&eff, file_restart_env_get, NULL);
   else file_debug("the environment of the restart is not visible; using the settings of the launch");
   g_file_settings.debug = eff.debug;
+  dmtcp_debug_set(eff.debug);
   g_file_settings.ckpt_open_files = eff.ckpt_open_files;
   g_file_settings.no_kcmp = eff.no_kcmp;
   file_restore(&g_file_table, &eff, inherited, ninherited);
@@ -63,11 +64,12 @@ static void on_restart(void) {
 
 /* The library is built with hidden visibility; the runtime finds this one
  * symbol with dlsym. */
-__attribute__((visibility("default"))) void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
+DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
   switch (event) {
     case DMTCP_EVENT_INIT:
       file_settings_defaults(&g_file_settings);
       file_settings_apply(&g_file_settings, launch_env, NULL);
+      dmtcp_debug_set(g_file_settings.debug);
       NEXT_DMTCP_PROCESS_EVENT(event, data);
       return;
     case DMTCP_EVENT_DRAIN:

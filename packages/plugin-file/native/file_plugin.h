@@ -9,11 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FILE_HIDDEN __attribute__((visibility("hidden")))
-
-/* The runtime's own descriptors (coordinator socket and friends). */
-#define FILE_PROTECTED_LO 820
-#define FILE_PROTECTED_HI 839
+#include "dmtcp/debug.h"
+#include "dmtcp/fds.h"
+#include "dmtcp/fmt.h"
+#include "dmtcp/hash.h"
+#include "dmtcp/visibility.h"
 
 #define FILE_PATH_CAP 4096
 #define FILE_TERMIOS_CAP 64
@@ -158,88 +158,71 @@ struct file_settings {
   char path_map[FILE_MAP_CAP];
 };
 
-extern FILE_HIDDEN struct file_table g_file_table;
-extern FILE_HIDDEN struct file_settings g_file_settings;
+extern DMTCP_HIDDEN struct file_table g_file_table;
+extern DMTCP_HIDDEN struct file_settings g_file_settings;
 
-/* ---- file_fmt.c: formatting without stdio and a logger on a chosen fd ---- */
-struct fbuf {
-  char *buf;
-  size_t cap;
-  size_t len;
-  int overflow;
-};
-FILE_HIDDEN void fb_init(struct fbuf *b, char *buf, size_t cap);
-FILE_HIDDEN void fb_putc(struct fbuf *b, char c);
-FILE_HIDDEN void fb_puts(struct fbuf *b, const char *s);
-FILE_HIDDEN void fb_putn(struct fbuf *b, const char *s, size_t n);
-FILE_HIDDEN void fb_putu(struct fbuf *b, uint64_t v);
-FILE_HIDDEN void fb_puti(struct fbuf *b, int64_t v);
-FILE_HIDDEN void fb_puthex(struct fbuf *b, uint64_t v, int width);
-/* %s %d %u %x %c with l/ll/z modifiers; the result is always NUL-terminated. */
-FILE_HIDDEN void fb_vformat(struct fbuf *b, const char *fmt, va_list ap);
-FILE_HIDDEN void fb_format(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-FILE_HIDDEN const char *file_errno_name(long err);
+/* ---- file_log.c: a logger on a chosen fd ---- */
+DMTCP_HIDDEN const char *file_errno_name(long err);
 /* Messages for the person running the program: "dmtcp file: ..." on the log
  * fd (stderr unless file_log_to moved it). */
-FILE_HIDDEN void file_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The same, only with DMTCP_DEBUG=1. */
-FILE_HIDDEN void file_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-FILE_HIDDEN void file_log_to(int fd);
+DMTCP_HIDDEN void file_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, only with DMTCP_DEBUG=1 (dmtcp/debug.h). */
+DMTCP_HIDDEN void file_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+DMTCP_HIDDEN void file_log_to(int fd);
 
 /* ---- file_pathmap.c ---- */
 /* Rewrites `path` through a map "OLD=NEW[:OLD2=NEW2...]": the longest OLD
  * that equals the path or is a directory prefix of it (OLD followed by '/')
  * is replaced by its NEW.  Returns 1 when mapped, 0 when no entry matched
  * (out gets the path unchanged), -1 when the result does not fit in cap. */
-FILE_HIDDEN int file_path_map_apply(const char *spec, const char *path, char *out, size_t cap);
+DMTCP_HIDDEN int file_path_map_apply(const char *spec, const char *path, char *out, size_t cap);
 /* NULL when the map is well formed, else why not. */
-FILE_HIDDEN const char *file_path_map_problem(const char *spec);
+DMTCP_HIDDEN const char *file_path_map_problem(const char *spec);
 
 /* ---- file_created.c: descriptors opened with O_CREAT ---- */
 #define FILE_CREATED_FDS 65536
-FILE_HIDDEN void file_created_note(int fd, int created);
+DMTCP_HIDDEN void file_created_note(int fd, int created);
 /* Whether fd was opened with O_CREAT on the inode (dev, ino). */
-FILE_HIDDEN int file_created_get(int fd, uint64_t dev, uint64_t ino);
+DMTCP_HIDDEN int file_created_get(int fd, uint64_t dev, uint64_t ino);
 
 /* ---- file_missing.c: the "file:missing" call ---- */
 /* The call that decides about vanished files (MISSING_CALL in src/missing.ts). */
 #define FILE_CALL_MISSING "file:missing"
 /* Sets missing_action on every record whose file vanished; the records
  * this process receives from another one are left out. */
-FILE_HIDDEN void file_missing_decide(struct file_table *t, const struct file_settings *s);
+DMTCP_HIDDEN void file_missing_decide(struct file_table *t, const struct file_settings *s);
 
 /* ---- file_scan.c (checkpoint) ---- */
-FILE_HIDDEN int file_scan(struct file_table *t, const struct file_settings *s);
-FILE_HIDDEN void file_table_release(struct file_table *t);
+DMTCP_HIDDEN int file_scan(struct file_table *t, const struct file_settings *s);
+DMTCP_HIDDEN void file_table_release(struct file_table *t);
 /* Open descriptors of this process, the runtime's left out; at most cap. */
-FILE_HIDDEN size_t file_list_fds(int *out, size_t cap);
-FILE_HIDDEN const char *file_kind_name(int kind);
+DMTCP_HIDDEN size_t file_list_fds(int *out, size_t cap);
+DMTCP_HIDDEN const char *file_kind_name(int kind);
 
 /* ---- file_drain.c (checkpoint DRAIN, REFILL) ---- */
 /* Which kinds other processes may hold too, as the wire names them
  * ('p', 'f', 'm', 's', 'F'), or 0 for those left out of the exchange. */
-FILE_HIDDEN char file_share_kind(const struct file_rec *r);
-FILE_HIDDEN char file_share_mode(const struct file_rec *r);
+DMTCP_HIDDEN char file_share_kind(const struct file_rec *r);
+DMTCP_HIDDEN char file_share_mode(const struct file_rec *r);
 /* The DRAIN barrier: finds the owners of shared descriptions and drains
  * the objects this process was chosen for. */
-FILE_HIDDEN void file_drain(struct file_table *t);
+DMTCP_HIDDEN void file_drain(struct file_table *t);
 /* Puts drained bytes back into their objects (REFILL, or when a round is
  * abandoned before it). */
-FILE_HIDDEN void file_refill(struct file_table *t);
-FILE_HIDDEN uint64_t file_hash(uint64_t h, const void *p, size_t n);
-FILE_HIDDEN uint64_t file_self_upid(void);
+DMTCP_HIDDEN void file_refill(struct file_table *t);
+DMTCP_HIDDEN uint64_t file_self_upid(void);
 /* Moves fd to the lowest free number >= base (close-on-exec), closing the
  * original; -errno on failure (the original is closed too). */
-FILE_HIDDEN long file_park(long fd, int base);
+DMTCP_HIDDEN long file_park(long fd, int base);
 
 /* ---- file_pty.c: pseudo-terminal bytes and settings ---- */
-FILE_HIDDEN void file_pty_describe(struct file_rec *r);
-FILE_HIDDEN void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each);
-FILE_HIDDEN void file_pty_refill(struct file_table *t, struct file_rec *r);
+DMTCP_HIDDEN void file_pty_describe(struct file_rec *r);
+DMTCP_HIDDEN void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each);
+DMTCP_HIDDEN void file_pty_refill(struct file_table *t, struct file_rec *r);
 /* A new pseudo-terminal with r's settings: the master, or -errno. */
-FILE_HIDDEN long file_pty_create(const struct file_rec *r);
+DMTCP_HIDDEN long file_pty_create(const struct file_rec *r);
 /* A new description of the slave of master, with flags. */
-FILE_HIDDEN long file_pty_open_slave(int master, int flags);
+DMTCP_HIDDEN long file_pty_open_slave(int master, int flags);
 #define FILE_PTY_DRAIN_CAP (128 * 1024)
 
 /* ---- file_restore.c (restart) ---- */
@@ -249,40 +232,40 @@ struct file_inherited {
   int fd;
   uint64_t dev, ino;
 };
-FILE_HIDDEN void file_restore(struct file_table *t, const struct file_settings *s,
+DMTCP_HIDDEN void file_restore(struct file_table *t, const struct file_settings *s,
                               const struct file_inherited *inherited, size_t ninherited);
 /* For the exchange: open flags that reopen a checkpointed description, an
  * open that drops flags another machine may refuse, and the path a record
  * is reopened from at this restart (path map applied; NULL if too long). */
-FILE_HIDDEN int file_reopen_flags(int flags);
-FILE_HIDDEN long file_open_retrying(const char *path, int flags);
-FILE_HIDDEN const char *file_restore_path(const struct file_rec *r);
+DMTCP_HIDDEN int file_reopen_flags(int flags);
+DMTCP_HIDDEN long file_open_retrying(const char *path, int flags);
+DMTCP_HIDDEN const char *file_restore_path(const struct file_rec *r);
 
 /* ---- file_share.c (restart exchange) ---- */
 /* Opens this process's socket and runs the "file:share" barrier: sets every
  * record's role.  base: the lowest descriptor number free for scratch use. */
-FILE_HIDDEN void file_share_plan(struct file_table *t, int base);
+DMTCP_HIDDEN void file_share_plan(struct file_table *t, int base);
 /* For a record this process recreates as part of a pipe, FIFO or
  * pseudo-terminal: a new descriptor on its description (the caller places
  * it), or -errno. */
-FILE_HIDDEN long file_share_take(size_t i);
-FILE_HIDDEN int file_share_is_object(const struct file_rec *r);
+DMTCP_HIDDEN long file_share_take(size_t i);
+DMTCP_HIDDEN int file_share_is_object(const struct file_rec *r);
 /* Sends the descriptions other processes wait for; call once this
  * process's own are in place. */
-FILE_HIDDEN void file_share_send(void);
+DMTCP_HIDDEN void file_share_send(void);
 /* For a record another process recreates: its descriptor once it arrived
  * (waits for it), or -errno. */
-FILE_HIDDEN long file_share_received(size_t i);
-FILE_HIDDEN void file_share_finish(void);
+DMTCP_HIDDEN long file_share_received(size_t i);
+DMTCP_HIDDEN void file_share_finish(void);
 
 /* ---- file_env.c: settings from an environment block ---- */
-FILE_HIDDEN void file_settings_defaults(struct file_settings *s);
+DMTCP_HIDDEN void file_settings_defaults(struct file_settings *s);
 /* Applies the variables found in `lookup` to s (those absent keep their value). */
-FILE_HIDDEN void file_settings_apply(struct file_settings *s, const char *(*lookup)(const char *name, void *ctx),
+DMTCP_HIDDEN void file_settings_apply(struct file_settings *s, const char *(*lookup)(const char *name, void *ctx),
                                      void *ctx);
 /* The environment `dmtcp restart` ran with, when the restarted process can
  * still see it; 0 when it cannot. */
-FILE_HIDDEN int file_restart_env_load(void);
-FILE_HIDDEN const char *file_restart_env_get(const char *name, void *ctx);
+DMTCP_HIDDEN int file_restart_env_load(void);
+DMTCP_HIDDEN const char *file_restart_env_get(const char *name, void *ctx);
 
 #endif

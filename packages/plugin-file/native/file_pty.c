@@ -18,7 +18,7 @@
 #include <sys/sysmacros.h>
 
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
 #define PTY_MAJOR_FIRST 136
 #define PTY_MAJOR_LAST 143
@@ -28,23 +28,23 @@ struct pollfd_k {
   short events, revents;
 };
 
-static int get_termios(int fd, struct termios *t) { return fs_ioctl(fd, TCGETS, t) == 0; }
-static void set_termios(int fd, const struct termios *t) { fs_ioctl(fd, TCSETS, (void *)t); }
+static int get_termios(int fd, struct termios *t) { return sys_ioctl(fd, TCGETS, t) == 0; }
+static void set_termios(int fd, const struct termios *t) { sys_ioctl(fd, TCSETS, (void *)t); }
 
 /* Our session and controlling terminal from /proc/self/stat: whether the
  * terminal with device number rdev is the one this process's session
  * leads. */
 static int leads_session_on(uint64_t rdev) {
   char buf[512];
-  long fd = fs_open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
+  long fd = sys_open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return 0;
-  long n = fs_read((int)fd, buf, sizeof buf - 1);
-  fs_close((int)fd);
+  long n = sys_read((int)fd, buf, sizeof buf - 1);
+  sys_close((int)fd);
   if (n <= 0) return 0;
   buf[n] = 0;
   const char *p = buf;
-  long pid = 0;
-  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+  uint64_t pid = 0;
+  fmt_parse_dec(p, (size_t)-1, &pid);
   const char *close_paren = NULL;
   for (const char *q = buf; *q; q++)
     if (*q == ')') close_paren = q;
@@ -58,51 +58,50 @@ static int leads_session_on(uint64_t rdev) {
       while (*p && *p != ' ') p++;
       continue;
     }
-    int neg = *p == '-';
-    if (neg) p++;
-    long v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
-    fields[f] = neg ? -v : v;
+    int64_t v = 0;
+    long n = fmt_parse_i64(p, (size_t)-1, &v);
+    if (n > 0) p += n;
+    fields[f] = (long)v;
   }
   unsigned long tty = (unsigned long)fields[4];
   unsigned maj = (unsigned)((tty >> 8) & 0xfff);
   unsigned min = (unsigned)((tty & 0xff) | ((tty >> 12) & 0xfff00));
-  return fields[3] == pid && tty != 0 && maj == major(rdev) && min == minor(rdev);
+  return fields[3] == (long)pid && tty != 0 && maj == major(rdev) && min == minor(rdev);
 }
 
 void file_pty_describe(struct file_rec *r) {
   if (r->kind == FK_PTMX) {
     unsigned idx = 0;
     int locked = 0;
-    if (fs_ioctl(r->fd, TIOCGPTN, &idx) == 0) r->pty_index = (int)idx;
-    if (fs_ioctl(r->fd, TIOCGPTLCK, &locked) == 0) r->pty_locked = locked != 0;
-    if (fs_ioctl(r->fd, TCGETS, r->termios) == 0) r->has_termios = 1;
+    if (sys_ioctl(r->fd, TIOCGPTN, &idx) == 0) r->pty_index = (int)idx;
+    if (sys_ioctl(r->fd, TIOCGPTLCK, &locked) == 0) r->pty_locked = locked != 0;
+    if (sys_ioctl(r->fd, TCGETS, r->termios) == 0) r->has_termios = 1;
   } else if (r->kind == FK_TTY) {
     unsigned maj = major(r->rdev);
     if (maj >= PTY_MAJOR_FIRST && maj <= PTY_MAJOR_LAST)
       r->pty_index = (int)((maj - PTY_MAJOR_FIRST) * 256 + minor(r->rdev));
     if (r->pty_index >= 0) r->ctty = leads_session_on(r->rdev);
   }
-  if (r->pty_index >= 0 && fs_ioctl(r->fd, TIOCGWINSZ, r->winsize) == 0) r->has_winsize = 1;
+  if (r->pty_index >= 0 && sys_ioctl(r->fd, TIOCGWINSZ, r->winsize) == 0) r->has_winsize = 1;
 }
 
 long file_pty_open_slave(int master, int flags) {
-  long fd = fs_ioctl(master, TIOCGPTPEER, (void *)(long)(flags | O_NOCTTY | O_CLOEXEC));
+  long fd = sys_ioctl(master, TIOCGPTPEER, (void *)(long)(flags | O_NOCTTY | O_CLOEXEC));
   if (fd >= 0 || fd == -EIO) return fd;
   /* Kernels before 4.13: by name, in the devpts the master came from. */
   unsigned idx;
-  if (fs_ioctl(master, TIOCGPTN, &idx) < 0) return fd;
+  if (sys_ioctl(master, TIOCGPTN, &idx) < 0) return fd;
   char path[32];
-  struct fbuf b;
-  fb_init(&b, path, sizeof path);
-  fb_format(&b, "/dev/pts/%u", idx);
-  return fs_open(path, flags | O_NOCTTY | O_CLOEXEC, 0);
+  struct sbuf b;
+  sb_init(&b, path, sizeof path);
+  sb_format(&b, "/dev/pts/%u", idx);
+  return sys_open(path, flags | O_NOCTTY | O_CLOEXEC, 0);
 }
 
 static size_t read_nonblocking(int fd, unsigned char *dst, size_t cap) {
   size_t got = 0;
   while (got < cap) {
-    long n = fs_read(fd, dst + got, cap - got);
+    long n = sys_read(fd, dst + got, cap - got);
     if (n == -EINTR) continue;
     if (n <= 0) break;
     got += (size_t)n;
@@ -126,16 +125,16 @@ void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each) {
       r->drain2_len = read_nonblocking((int)slave, t->drain + r->drain2_off, cap_each);
       set_termios((int)slave, &saved);
     }
-    fs_close((int)slave);
+    sys_close((int)slave);
   } else if (!r->pty_locked) {
     file_debug("fd %d (pty %d): cannot open its slave (%s); input not yet read stays in it", r->fd, r->pty_index,
                file_errno_name(slave));
   }
-  long fl = fs_fcntl(r->fd, F_GETFL, 0);
+  long fl = sys_fcntl(r->fd, F_GETFL, 0);
   if (fl >= 0) {
-    fs_fcntl(r->fd, F_SETFL, fl | O_NONBLOCK);
+    sys_fcntl(r->fd, F_SETFL, fl | O_NONBLOCK);
     r->drain_len = read_nonblocking(r->fd, t->drain + r->drain_off, cap_each);
-    fs_fcntl(r->fd, F_SETFL, fl);
+    sys_fcntl(r->fd, F_SETFL, fl);
   }
   file_debug("fd %d (pty %d): drained %lu bytes of input and %lu of output", r->fd, r->pty_index,
              (unsigned long)r->drain2_len, (unsigned long)r->drain_len);
@@ -145,10 +144,10 @@ static size_t write_some(int fd, const unsigned char *p, size_t n) {
   size_t done = 0;
   int spins = 0;
   while (done < n) {
-    long w = fs_write(fd, p + done, n - done);
+    long w = sys_write(fd, p + done, n - done);
     if (w == -EINTR) continue;
     if (w == -EAGAIN && spins++ < 200) {
-      fs_nanosleep_ms(1);
+      sys_nanosleep_ms(1);
       continue;
     }
     if (w <= 0) break;
@@ -166,24 +165,24 @@ void file_pty_refill(struct file_table *t, struct file_rec *r) {
     return;
   }
   long slave = file_pty_open_slave(r->fd, O_RDWR | O_NONBLOCK);
-  long fl = fs_fcntl(r->fd, F_GETFL, 0);
+  long fl = sys_fcntl(r->fd, F_GETFL, 0);
   size_t in_done = 0, out_done = 0;
   if (r->drain2_len) {
     struct termios quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL | ISIG | IEXTEN);
     quiet.c_iflag &= ~(tcflag_t)(ICRNL | INLCR | IGNCR | IUCLC | ISTRIP | IXON);
     set_termios(r->fd, &quiet);
-    fs_fcntl(r->fd, F_SETFL, fl | O_NONBLOCK);
+    sys_fcntl(r->fd, F_SETFL, fl | O_NONBLOCK);
     in_done = write_some(r->fd, t->drain + r->drain2_off, r->drain2_len);
-    fs_fcntl(r->fd, F_SETFL, fl);
+    sys_fcntl(r->fd, F_SETFL, fl);
     /* The slave's line discipline takes bytes in from a kernel worker;
      * polling the slave waits for it, so that the settings change back only
      * once they went through the quiet ones. */
     if (slave >= 0) {
       struct pollfd_k pfd = {(int)slave, 1 /* POLLIN */, 0};
-      fs_poll(&pfd, 1, 0);
+      sys_poll(&pfd, 1, 0);
     } else {
-      fs_nanosleep_ms(20);
+      sys_nanosleep_ms(20);
     }
     set_termios(r->fd, &saved);
   }
@@ -196,7 +195,7 @@ void file_pty_refill(struct file_table *t, struct file_rec *r) {
       set_termios(r->fd, &saved);
     }
   }
-  if (slave >= 0) fs_close((int)slave);
+  if (slave >= 0) sys_close((int)slave);
   if (in_done < r->drain2_len || out_done < r->drain_len)
     file_log("fd %d (pty %d): %lu of %lu buffered bytes could not be put back", r->fd, r->pty_index,
              (unsigned long)(r->drain2_len - in_done + r->drain_len - out_done),
@@ -206,18 +205,18 @@ void file_pty_refill(struct file_table *t, struct file_rec *r) {
 }
 
 long file_pty_create(const struct file_rec *r) {
-  long m = fs_open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
-  if (m < 0) m = fs_open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  long m = sys_open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  if (m < 0) m = sys_open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
   if (m < 0) return m;
   if (!r->pty_locked) {
     int unlock = 0;
-    fs_ioctl((int)m, TIOCSPTLCK, &unlock);
+    sys_ioctl((int)m, TIOCSPTLCK, &unlock);
   }
   if (r->has_termios) {
     struct termios t;
     memcpy(&t, r->termios, sizeof t);
     set_termios((int)m, &t);
   }
-  if (r->has_winsize) fs_ioctl((int)m, TIOCSWINSZ, (void *)r->winsize);
+  if (r->has_winsize) sys_ioctl((int)m, TIOCSWINSZ, (void *)r->winsize);
   return m;
 }

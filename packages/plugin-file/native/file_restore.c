@@ -14,7 +14,7 @@
 
 #include "dmtcp/plugin.h"
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 1U
@@ -47,19 +47,19 @@ int file_reopen_flags(int flags) {
 }
 
 long file_open_retrying(const char *path, int flags) {
-  long fd = fs_open(path, flags, 0);
+  long fd = sys_open(path, flags, 0);
   /* O_NOATIME needs ownership, O_DIRECT a file system that supports it:
    * neither is worth losing the file over on another machine. */
-  if (fd == -EPERM && (flags & O_NOATIME)) fd = fs_open(path, flags & ~O_NOATIME, 0);
-  if (fd == -EINVAL && (flags & O_DIRECT)) fd = fs_open(path, flags & ~O_DIRECT, 0);
+  if (fd == -EPERM && (flags & O_NOATIME)) fd = sys_open(path, flags & ~O_NOATIME, 0);
+  if (fd == -EINVAL && (flags & O_DIRECT)) fd = sys_open(path, flags & ~O_DIRECT, 0);
   return fd;
 }
 
 /* Moves tmp to r->fd with r's close-on-exec flag; 0 or -errno. */
 static long install(long tmp, const struct file_rec *r) {
-  if (tmp == r->fd) return fs_fcntl(r->fd, F_SETFD, r->cloexec ? FD_CLOEXEC : 0) < 0 ? -EBADF : 0;
-  long rc = fs_dup3((int)tmp, r->fd, r->cloexec ? O_CLOEXEC : 0);
-  fs_close((int)tmp);
+  if (tmp == r->fd) return sys_fcntl(r->fd, F_SETFD, r->cloexec ? FD_CLOEXEC : 0) < 0 ? -EBADF : 0;
+  long rc = sys_dup3((int)tmp, r->fd, r->cloexec ? O_CLOEXEC : 0);
+  sys_close((int)tmp);
   return rc < 0 ? rc : 0;
 }
 
@@ -67,7 +67,7 @@ static int seekable(int kind) { return kind == FK_REG || kind == FK_DIR || kind 
 
 static void restore_offset(const struct file_rec *r) {
   if (!seekable(r->kind) || (r->flags & O_PATH)) return;
-  long rc = fs_lseek(r->fd, r->pos, SEEK_SET);
+  long rc = sys_lseek(r->fd, r->pos, SEEK_SET);
   if (rc < 0) file_log("fd %d (%s): cannot return to offset %ld (%s)", r->fd, r->path, (long)r->pos, file_errno_name(rc));
 }
 
@@ -76,15 +76,15 @@ static void restore_offset(const struct file_rec *r) {
 static const char *restart_path(struct restore_ctx *c, const char *path) {
   const char *src = path;
   char num[24];
-  struct fbuf nb;
-  fb_init(&nb, num, sizeof num);
-  fb_puts(&nb, "/proc/");
-  fb_putu(&nb, (uint64_t)c->t->pid);
+  struct sbuf nb;
+  sb_init(&nb, num, sizeof num);
+  sb_puts(&nb, "/proc/");
+  sb_putu(&nb, (uint64_t)c->t->pid);
   if (strncmp(path, num, nb.len) == 0 && (path[nb.len] == '/' || path[nb.len] == 0)) {
-    struct fbuf pb;
-    fb_init(&pb, proc_buf, sizeof proc_buf);
-    fb_puts(&pb, "/proc/self");
-    fb_puts(&pb, path + nb.len);
+    struct sbuf pb;
+    sb_init(&pb, proc_buf, sizeof proc_buf);
+    sb_puts(&pb, "/proc/self");
+    sb_puts(&pb, path + nb.len);
     if (pb.overflow) return NULL;
     src = proc_buf;
   }
@@ -104,12 +104,12 @@ static void take_controlling_terminal(const struct file_table *t) {
   for (size_t i = 0; i < t->nrecs; i++) {
     const struct file_rec *r = &t->recs[i];
     if (!r->ctty || r->outcome != FO_RESTORED || r->role == SR_LOCAL) continue;
-    long me = fs_getpid();
-    if (fs_getsid(0) != me) {
+    long me = sys_getpid();
+    if (sys_getsid(0) != me) {
       file_debug("fd %d: was the controlling terminal, but this process no longer leads its session", r->fd);
       return;
     }
-    long rc = fs_ioctl(r->fd, 0x540E /* TIOCSCTTY */, 0);
+    long rc = sys_ioctl(r->fd, 0x540E /* TIOCSCTTY */, 0);
     if (rc < 0) file_log("fd %d: cannot make it the controlling terminal again (%s)", r->fd, file_errno_name(rc));
     return;
   }
@@ -141,7 +141,7 @@ static long write_all(int fd, const unsigned char *p, uint64_t n) {
   while (done < n) {
     uint64_t chunk = n - done;
     if (chunk > (1u << 30)) chunk = 1u << 30;
-    long w = fs_write(fd, p + done, (size_t)chunk);
+    long w = sys_write(fd, p + done, (size_t)chunk);
     if (w == -EINTR) continue;
     if (w <= 0) return w < 0 ? w : -EIO;
     done += (uint64_t)w;
@@ -151,7 +151,7 @@ static long write_all(int fd, const unsigned char *p, uint64_t n) {
 
 static void set_mtime(int fd, const struct file_rec *r) {
   struct timespec ts[2] = {{0, UTIME_OMIT}, {(time_t)r->mtime_sec, (long)r->mtime_nsec}};
-  fs_futimens(fd, ts);
+  sys_futimens(fd, ts);
 }
 
 /* What the application finds at a number that could not be restored:
@@ -159,10 +159,10 @@ static void set_mtime(int fd, const struct file_rec *r) {
  * still goes somewhere the person restarting can see). */
 static const char *leave_note(const struct file_rec *r) {
   static char note[64];
-  struct fbuf b;
-  fb_init(&b, note, sizeof note);
-  if (r->fd <= 2) fb_format(&b, "fd %d stays what the restart provides", r->fd);
-  else fb_format(&b, "fd %d stays closed", r->fd);
+  struct sbuf b;
+  sb_init(&b, note, sizeof note);
+  if (r->fd <= 2) sb_format(&b, "fd %d stays what the restart provides", r->fd);
+  else sb_format(&b, "fd %d stays closed", r->fd);
   return note;
 }
 
@@ -196,7 +196,7 @@ static void judge(struct restore_ctx *c) {
     const char *p = restart_path(c, r->path);
     if (!p || kernel_made(p)) continue;
     struct stat st;
-    if (fs_stat(p, &st) < 0) {
+    if (sys_stat(p, &st) < 0) {
       r->verdict = FV_MISSING;
     } else if (S_ISREG(st.st_mode) &&
                (st.st_size != r->size || mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec) != mtime_ns(r->mtime_sec, r->mtime_nsec))) {
@@ -218,16 +218,16 @@ static uint64_t key_of(const char *s) {
  * barrier, with or without candidates, or none would get past it. */
 static void elect_writers(struct restore_ctx *c) {
   struct file_table *t = c->t;
-  struct fbuf b;
-  fb_init(&b, barrier_rec, sizeof barrier_rec);
+  struct sbuf b;
+  sb_init(&b, barrier_rec, sizeof barrier_rec);
   size_t sent = 0;
   for (size_t i = 0; i < t->nrecs; i++) {
     struct file_rec *r = &t->recs[i];
     if (!r->write_back) continue;
     const char *p = restart_path(c, r->path);
     size_t before = b.len;
-    fb_puthex(&b, p ? key_of(p) : 0, FILE_KEY_HEX);
-    fb_putc(&b, '\n');
+    sb_putx(&b, p ? key_of(p) : 0, FILE_KEY_HEX);
+    sb_putc(&b, '\n');
     if (b.overflow) {
       /* Left out of the election: this process writes it back itself. */
       b.len = before;
@@ -255,14 +255,14 @@ static void elect_writers(struct restore_ctx *c) {
 }
 
 static int write_back(const char *path, const struct file_rec *r, const struct file_rec *holder, const struct file_table *t) {
-  long fd = fs_open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0);
+  long fd = sys_open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0);
   if (fd < 0) {
     file_log("fd %d (%s): cannot put back its checkpointed contents (%s)", r->fd, path, file_errno_name(fd));
     return -1;
   }
   long rc = write_all((int)fd, t->data + holder->data_off, holder->data_len);
   if (rc == 0) set_mtime((int)fd, r);
-  fs_close((int)fd);
+  sys_close((int)fd);
   if (rc < 0) {
     file_log("fd %d (%s): writing back its checkpointed contents failed (%s)", r->fd, path, file_errno_name(rc));
     return -1;
@@ -278,7 +278,7 @@ static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, con
              leave_note(r));
     return -1;
   }
-  long fd = fs_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, (int)(r->mode & 07777));
+  long fd = sys_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, (int)(r->mode & 07777));
   if (fd < 0) {
     file_log("fd %d: %s no longer exists and cannot be recreated (%s); %s", r->fd, path, file_errno_name(fd),
              leave_note(r));
@@ -288,7 +288,7 @@ static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, con
   int with_bytes = h && write_all((int)fd, c->t->data + h->data_off, h->data_len) == 0;
   if (r->missing_action == MA_CREATE) {
     if (with_bytes) set_mtime((int)fd, r);
-    fs_close((int)fd);
+    sys_close((int)fd);
     file_log("fd %d: %s no longer existed; recreated %s (DMTCP_FILE_MISSING=create)", r->fd, path,
              h ? "with its checkpointed contents" : "empty");
     return 0;
@@ -298,9 +298,9 @@ static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, con
    * offset, or appends, land where they would have; with its mode as it
    * was, whatever the umask. */
   long rc = 0;
-  if (!with_bytes || (int64_t)h->data_len < r->size) rc = fs_ftruncate((int)fd, r->size);
-  fs_fchmod((int)fd, r->mode & 07777);
-  fs_close((int)fd);
+  if (!with_bytes || (int64_t)h->data_len < r->size) rc = sys_ftruncate((int)fd, r->size);
+  sys_fchmod((int)fd, r->mode & 07777);
+  sys_close((int)fd);
   if (rc < 0) file_log("fd %d: %s: cannot extend the recreated file to %ld bytes (%s)", r->fd, path, (long)r->size,
                        file_errno_name(rc));
   if (with_bytes)
@@ -316,7 +316,7 @@ static int recreate_missing(struct restore_ctx *c, const struct file_rec *r, con
 
 static void report_change(const struct file_rec *r, const char *path) {
   struct stat st;
-  if (fs_stat(path, &st) < 0) return;
+  if (sys_stat(path, &st) < 0) return;
   int mod = mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec) != mtime_ns(r->mtime_sec, r->mtime_nsec);
   if (st.st_size != r->size) {
     file_log("fd %d: %s changed since the checkpoint (size %ld -> %ld%s); reopened as it is now", r->fd, path,
@@ -396,14 +396,14 @@ static const char *base_name(const char *p) {
  * the name when that is taken); its path is left in create_buf. */
 static long create_in(const char *dir, size_t dirlen, const char *name, long pid) {
   for (int attempt = 0; attempt < 100; attempt++) {
-    struct fbuf b;
-    fb_init(&b, create_buf, sizeof create_buf);
-    fb_putn(&b, dir, dirlen);
-    fb_putc(&b, '/');
-    fb_puts(&b, name);
-    if (attempt) fb_format(&b, ".dmtcp-%ld-%d", pid, attempt);
+    struct sbuf b;
+    sb_init(&b, create_buf, sizeof create_buf);
+    sb_putn(&b, dir, dirlen);
+    sb_putc(&b, '/');
+    sb_puts(&b, name);
+    if (attempt) sb_format(&b, ".dmtcp-%ld-%d", pid, attempt);
     if (b.overflow) return -ENAMETOOLONG;
-    long fd = fs_open(create_buf, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    long fd = sys_open(create_buf, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd != -EEXIST) return fd;
   }
   return -EEXIST;
@@ -422,8 +422,8 @@ static long recreate_deleted(struct restore_ctx *c, struct file_rec *r) {
   memcpy(dir, path, dirlen);
   dir[dirlen] = 0;
   struct stat st;
-  int in_tmp = fs_stat(dir, &st) < 0 || !S_ISDIR(st.st_mode);
-  long pid = fs_getpid();
+  int in_tmp = sys_stat(dir, &st) < 0 || !S_ISDIR(st.st_mode);
+  long pid = sys_getpid();
   long wfd = in_tmp ? -ENOENT : create_in(dir, dirlen, name, pid);
   long why = wfd;
   if (wfd < 0) {
@@ -446,14 +446,14 @@ static long recreate_deleted(struct restore_ctx *c, struct file_rec *r) {
   }
   long fd = file_open_retrying(create_buf, file_reopen_flags(r->flags));
   if (fd < 0) fd = -1;
-  if (fd >= 0) fs_fchmod((int)fd, r->mode & 07777);
-  fs_unlink(create_buf);
+  if (fd >= 0) sys_fchmod((int)fd, r->mode & 07777);
+  sys_unlink(create_buf);
   if (fd < 0) {
     /* The creating descriptor is read-write: better than nothing. */
-    fs_fchmod((int)wfd, r->mode & 07777);
+    sys_fchmod((int)wfd, r->mode & 07777);
     return wfd;
   }
-  fs_close((int)wfd);
+  sys_close((int)wfd);
   return fd;
 }
 
@@ -464,22 +464,22 @@ static long recreate_memfd(struct restore_ctx *c, struct file_rec *r) {
   if (n >= sizeof name) n = sizeof name - 1;
   memcpy(name, src, n);
   name[n] = 0;
-  long fd = fs_memfd_create(name, MFD_CLOEXEC);
+  long fd = sys_memfd_create(name, MFD_CLOEXEC);
   if (fd < 0) {
     file_log("fd %d: cannot recreate memfd %s (%s); %s", r->fd, name, file_errno_name(fd), leave_note(r));
     return fd;
   }
   const struct file_rec *h = contents_of(c->t, r);
   if (h) write_all((int)fd, c->t->data + h->data_off, h->data_len);
-  if (r->size > 0 && (!h || h->data_len < (uint64_t)r->size)) fs_ftruncate((int)fd, r->size);
+  if (r->size > 0 && (!h || h->data_len < (uint64_t)r->size)) sys_ftruncate((int)fd, r->size);
   if ((r->flags & O_ACCMODE) != O_RDWR) {
     char link[64];
-    struct fbuf b;
-    fb_init(&b, link, sizeof link);
-    fb_format(&b, "/proc/thread-self/fd/%ld", fd);
-    long again = fs_open(link, file_reopen_flags(r->flags), 0);
+    struct sbuf b;
+    sb_init(&b, link, sizeof link);
+    sb_format(&b, "/proc/thread-self/fd/%ld", fd);
+    long again = sys_open(link, file_reopen_flags(r->flags), 0);
     if (again >= 0) {
-      fs_close((int)fd);
+      sys_close((int)fd);
       fd = again;
     }
   }
@@ -490,10 +490,10 @@ static long recreate_memfd(struct restore_ctx *c, struct file_rec *r) {
  * unlink): the later descriptions reopen the file the first one recreated. */
 static long reopen_sibling(const struct file_rec *primary, const struct file_rec *r) {
   char link[64];
-  struct fbuf b;
-  fb_init(&b, link, sizeof link);
-  fb_format(&b, "/proc/thread-self/fd/%d", primary->fd);
-  return fs_open(link, file_reopen_flags(r->flags), 0);
+  struct sbuf b;
+  sb_init(&b, link, sizeof link);
+  sb_format(&b, "/proc/thread-self/fd/%d", primary->fd);
+  return sys_open(link, file_reopen_flags(r->flags), 0);
 }
 
 static int restore_unnamed(struct restore_ctx *c, size_t i) {
@@ -516,7 +516,7 @@ static int restore_unnamed(struct restore_ctx *c, size_t i) {
 
 static void apply_termios(struct restore_ctx *c, const struct file_rec *r, int fd) {
   if (c->termios_done || !r->has_termios) return;
-  if (fs_ioctl(fd, FSYS_TCSETS, (void *)r->termios) == 0) c->termios_done = 1;
+  if (sys_ioctl(fd, SYS_TCSETS, (void *)r->termios) == 0) c->termios_done = 1;
 }
 
 static int restore_tty(struct restore_ctx *c, struct file_rec *r) {
@@ -524,13 +524,13 @@ static int restore_tty(struct restore_ctx *c, struct file_rec *r) {
     /* Restarted on a new terminal: the process uses it, in the mode it had
      * put its old one in. */
     unsigned char probe[FILE_TERMIOS_CAP];
-    if (fs_ioctl(r->fd, FSYS_TCGETS, probe) == 0) apply_termios(c, r, r->fd);
+    if (sys_ioctl(r->fd, SYS_TCGETS, probe) == 0) apply_termios(c, r, r->fd);
     else file_debug("fd %d was terminal %s; keeping what the restart provides", r->fd, r->path);
     return FO_KEPT;
   }
   long fd = -1;
-  if (c->term_src >= 0) fd = fs_fcntl(c->term_src, F_DUPFD_CLOEXEC, c->scratch_base);
-  else if (strcmp(r->path, "/dev/tty") == 0) fd = fs_open("/dev/tty", file_reopen_flags(r->flags), 0);
+  if (c->term_src >= 0) fd = sys_fcntl(c->term_src, F_DUPFD_CLOEXEC, c->scratch_base);
+  else if (strcmp(r->path, "/dev/tty") == 0) fd = sys_open("/dev/tty", file_reopen_flags(r->flags), 0);
   if (fd < 0) {
     file_log("fd %d was terminal %s, and this restart has no terminal; %s", r->fd, r->path, leave_note(r));
     return FO_FAILED;
@@ -543,7 +543,7 @@ static int restore_tty(struct restore_ctx *c, struct file_rec *r) {
 static int restore_alias(struct file_table *t, struct file_rec *r) {
   const struct file_rec *l = &t->recs[r->leader];
   if (l->outcome == FO_RESTORED || l->outcome == FO_KEPT) {
-    long rc = fs_dup3(l->fd, r->fd, r->cloexec ? O_CLOEXEC : 0);
+    long rc = sys_dup3(l->fd, r->fd, r->cloexec ? O_CLOEXEC : 0);
     if (rc < 0) {
       file_log("fd %d: cannot share fd %d's file again (%s)", r->fd, l->fd, file_errno_name(rc));
       return FO_FAILED;
@@ -567,7 +567,7 @@ static int restore_std(struct restore_ctx *c, struct file_rec *r) {
              r->fd, file_kind_name(r->kind), r->path, r->std_fd, leave_note(r));
     return FO_FAILED;
   }
-  long fd = fs_fcntl(src, F_DUPFD_CLOEXEC, c->scratch_base);
+  long fd = sys_fcntl(src, F_DUPFD_CLOEXEC, c->scratch_base);
   if (fd < 0 || install(fd, r) < 0) {
     file_log("fd %d: cannot place the restart's fd %d there (%s)", r->fd, r->std_fd, file_errno_name(fd < 0 ? fd : -EBADF));
     return FO_FAILED;
@@ -675,19 +675,19 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
   }
   for (size_t i = 0; i < t->nrecs; i++)
     if (t->recs[i].fd + 1 > c.scratch_base) c.scratch_base = t->recs[i].fd + 1;
-  if (c.scratch_base >= FILE_PROTECTED_LO && c.scratch_base <= FILE_PROTECTED_HI) c.scratch_base = FILE_PROTECTED_HI + 1;
+  if (dmtcp_fd_protected(c.scratch_base)) c.scratch_base = DMTCP_PROTECTED_FD_LAST + 1;
 
   /* Messages go to the stderr of whoever restarts, even once fd 2 has become
    * the application's log file again. */
-  long log_fd = fs_fcntl(2, F_DUPFD_CLOEXEC, c.scratch_base);
+  long log_fd = sys_fcntl(2, F_DUPFD_CLOEXEC, c.scratch_base);
   if (log_fd >= 0) file_log_to((int)log_fd);
   for (int fd = 0; fd <= 2; fd++) {
-    long d = fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
+    long d = sys_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
     c.std_src[fd] = d < 0 ? -1 : (int)d;
   }
   for (int fd = 0; fd <= 2 && c.term_src < 0; fd++) {
     unsigned char probe[FILE_TERMIOS_CAP];
-    if (fs_ioctl(fd, FSYS_TCGETS, probe) == 0) c.term_src = (int)fs_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
+    if (sys_ioctl(fd, SYS_TCGETS, probe) == 0) c.term_src = (int)sys_fcntl(fd, F_DUPFD_CLOEXEC, c.scratch_base);
   }
 
   cur_ctx = &c;
@@ -737,13 +737,13 @@ void file_restore(struct file_table *t, const struct file_settings *s, const str
       if (t->recs[i].fd == in->fd) r = &t->recs[i];
     if (r && (in->fd <= 2 || r->outcome == FO_RESTORED)) continue;
     struct stat st;
-    if (fs_fstat(in->fd, &st) < 0 || st.st_dev != in->dev || st.st_ino != in->ino) continue;
+    if (sys_fstat(in->fd, &st) < 0 || st.st_dev != in->dev || st.st_ino != in->ino) continue;
     if (in->fd > 2) file_debug("fd %d: inherited from the restart command, not the application's; closed", in->fd);
-    fs_close(in->fd);
+    sys_close(in->fd);
   }
-  if (c.term_src >= 0) fs_close(c.term_src);
+  if (c.term_src >= 0) sys_close(c.term_src);
   for (int fd = 0; fd <= 2; fd++)
-    if (c.std_src[fd] >= 0) fs_close(c.std_src[fd]);
+    if (c.std_src[fd] >= 0) sys_close(c.std_src[fd]);
   file_log_to(2);
-  if (log_fd >= 0) fs_close((int)log_fd);
+  if (log_fd >= 0) sys_close((int)log_fd);
 }

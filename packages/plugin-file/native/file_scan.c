@@ -9,7 +9,7 @@
 #include <sys/sysmacros.h>
 
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
 struct file_table g_file_table;
 
@@ -48,35 +48,30 @@ const char *file_kind_name(int kind) {
 static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
 static int fd_of_name(const char *s) {
-  if (!*s) return -1;
-  long v = 0;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9') return -1;
-    v = v * 10 + (*s - '0');
-    if (v > 0x7fffffff) return -1;
-  }
+  uint64_t v;
+  long n = fmt_parse_dec(s, (size_t)-1, &v);
+  if (n <= 0 || s[n] || v > 0x7fffffff) return -1;
   return (int)v;
 }
 
-static int protected_fd(int fd) { return fd >= FILE_PROTECTED_LO && fd <= FILE_PROTECTED_HI; }
 
 static void proc_fd_path(char *out, size_t cap, const char *dir, int fd) {
-  struct fbuf b;
-  fb_init(&b, out, cap);
-  fb_puts(&b, dir);
-  fb_putu(&b, (uint64_t)fd);
+  struct sbuf b;
+  sb_init(&b, out, cap);
+  sb_puts(&b, dir);
+  sb_putu(&b, (uint64_t)fd);
 }
 
 /* Calls fn for every descriptor number except the directory's own. */
 static long each_fd(int dirfd, void (*fn)(int fd, void *ctx), void *ctx) {
   long n, count = 0;
-  fs_lseek(dirfd, 0, 0);
-  while ((n = fs_getdents64(dirfd, dent_buf, sizeof dent_buf)) > 0) {
+  sys_lseek(dirfd, 0, 0);
+  while ((n = sys_getdents64(dirfd, dent_buf, sizeof dent_buf)) > 0) {
     for (long off = 0; off < n;) {
       struct dent64 *d = (struct dent64 *)(dent_buf + off);
       off += d->reclen;
       int fd = fd_of_name(d->name);
-      if (fd < 0 || fd == dirfd || protected_fd(fd)) continue;
+      if (fd < 0 || fd == dirfd || dmtcp_fd_protected(fd)) continue;
       fn(fd, ctx);
       count++;
     }
@@ -118,16 +113,10 @@ static int64_t parse_field(const char *buf, const char *key, int base, int *foun
   if (!p || (p != buf && p[-1] != '\n')) return 0;
   p += strlen(key);
   while (*p == ' ' || *p == '\t') p++;
-  int neg = 0;
-  if (*p == '-') {
-    neg = 1;
-    p++;
-  }
-  int64_t v = 0;
-  int digits = 0;
-  for (; *p >= '0' && *p < (char)('0' + base); p++, digits++) v = v * base + (*p - '0');
-  *found = digits > 0;
-  return neg ? -v : v;
+  int neg = *p == '-';
+  uint64_t v = 0;
+  *found = fmt_parse_u64(p + neg, (size_t)-1, (unsigned)base, &v) > 0;
+  return neg ? -(int64_t)v : (int64_t)v;
 }
 
 static int ends_with(const char *s, size_t n, const char *suffix, size_t sn) {
@@ -149,7 +138,7 @@ static int classify(struct file_rec *r, const struct stat *st, size_t plen) {
     if ((major(st->st_rdev) == 5 && minor(st->st_rdev) == 2) || strcmp(r->path, "/dev/ptmx") == 0 ||
         strcmp(r->path, "/dev/pts/ptmx") == 0)
       return FK_PTMX;
-    if (fs_ioctl(r->fd, FSYS_TCGETS, r->termios) == 0) {
+    if (sys_ioctl(r->fd, SYS_TCGETS, r->termios) == 0) {
       r->has_termios = 1;
       return FK_TTY;
     }
@@ -165,32 +154,32 @@ static int classify(struct file_rec *r, const struct stat *st, size_t plen) {
  * pid, and inode numbers only name one object within one kernel. */
 static uint64_t host_key(void) {
   char buf[128];
-  uint64_t h = file_hash(0, "host", 4);
-  long fd = fs_open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC, 0);
+  uint64_t h = fnv1a64(FNV1A64_INIT, "host", 4);
+  long fd = sys_open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC, 0);
   if (fd >= 0) {
-    long n = fs_read((int)fd, buf, sizeof buf);
-    fs_close((int)fd);
-    if (n > 0) h = file_hash(h, buf, (size_t)n);
+    long n = sys_read((int)fd, buf, sizeof buf);
+    sys_close((int)fd);
+    if (n > 0) h = fnv1a64(h, buf, (size_t)n);
   }
-  long n = fs_readlink("/proc/thread-self/ns/pid", buf, sizeof buf);
-  if (n > 0) h = file_hash(h, buf, (size_t)n);
+  long n = sys_readlink("/proc/thread-self/ns/pid", buf, sizeof buf);
+  if (n > 0) h = fnv1a64(h, buf, (size_t)n);
   return h;
 }
 
-#define FSYS_F_GETPIPE_SZ 1032
+#define SYS_F_GETPIPE_SZ 1032
 
 /* Fills r from the kernel's view of fd; 0 when fd is gone. */
 static int describe(int fd, struct file_rec *r, uint64_t host) {
   char link[64];
   proc_fd_path(link, sizeof link, "/proc/thread-self/fd/", fd);
-  long n = fs_readlink(link, r->path, FILE_PATH_CAP - 1);
+  long n = sys_readlink(link, r->path, FILE_PATH_CAP - 1);
   if (n < 0) return 0;
   r->path[n] = 0;
   struct stat st;
-  if (fs_fstat(fd, &st) < 0) return 0;
+  if (sys_fstat(fd, &st) < 0) return 0;
   r->fd = fd;
-  long fl = fs_fcntl(fd, F_GETFL, 0);
-  long fdfl = fs_fcntl(fd, F_GETFD, 0);
+  long fl = sys_fcntl(fd, F_GETFL, 0);
+  long fdfl = sys_fcntl(fd, F_GETFD, 0);
   r->flags = fl < 0 ? 0 : (int)fl;
   r->cloexec = fdfl > 0 && (fdfl & FD_CLOEXEC);
   r->dev = st.st_dev;
@@ -207,12 +196,12 @@ static int describe(int fd, struct file_rec *r, uint64_t host) {
   if (r->kind == FK_PTMX || r->kind == FK_TTY) file_pty_describe(r);
   if (r->pty_index >= 0) {
     uint32_t idx = (uint32_t)r->pty_index;
-    r->obj = file_hash(file_hash(host, "pty", 3), &idx, sizeof idx);
+    r->obj = fnv1a64(fnv1a64(host, "pty", 3), &idx, sizeof idx);
   } else {
-    r->obj = file_hash(file_hash(host, &r->dev, sizeof r->dev), &r->ino, sizeof r->ino);
+    r->obj = fnv1a64(fnv1a64(host, &r->dev, sizeof r->dev), &r->ino, sizeof r->ino);
   }
   if (r->kind == FK_PIPE || r->kind == FK_FIFO) {
-    long sz = fs_fcntl(fd, FSYS_F_GETPIPE_SZ, 0);
+    long sz = sys_fcntl(fd, SYS_F_GETPIPE_SZ, 0);
     r->pipe_size = sz > 0 ? (int)sz : 65536;
   }
   if (r->deleted) r->path[n - DELETED_LEN] = 0;
@@ -222,11 +211,11 @@ static int describe(int fd, struct file_rec *r, uint64_t host) {
    * fail on pipes and could have side effects on some devices). */
   char info[1024];
   proc_fd_path(link, sizeof link, "/proc/thread-self/fdinfo/", fd);
-  long ifd = fs_open(link, O_RDONLY | O_CLOEXEC, 0);
+  long ifd = sys_open(link, O_RDONLY | O_CLOEXEC, 0);
   r->pos = 0;
   if (ifd >= 0) {
-    long got = fs_read((int)ifd, info, sizeof info - 1);
-    fs_close((int)ifd);
+    long got = sys_read((int)ifd, info, sizeof info - 1);
+    sys_close((int)ifd);
     if (got > 0) {
       info[got] = 0;
       int found;
@@ -241,7 +230,7 @@ static int describe(int fd, struct file_rec *r, uint64_t host) {
 /* Whether descriptors a and b (same inode) are one open file description. */
 static int same_description(struct file_table *t, const struct file_rec *a, const struct file_rec *b) {
   if (t->kcmp_ok) {
-    long r = fs_kcmp_file(t->pid, a->fd, b->fd);
+    long r = sys_kcmp_file(t->pid, a->fd, b->fd);
     if (r >= 0) return r == 0;
     t->kcmp_ok = 0;
     file_debug("kcmp unavailable (%s): telling shared descriptors apart by their status flags",
@@ -250,11 +239,11 @@ static int same_description(struct file_table *t, const struct file_rec *a, cons
   /* Status flags belong to the description: flip O_NONBLOCK on one and see
    * whether the other follows, then put it back.  Every thread of this
    * process is stopped, so nobody else sees the flip. */
-  long fa = fs_fcntl(a->fd, F_GETFL, 0), fb0 = fs_fcntl(b->fd, F_GETFL, 0);
+  long fa = sys_fcntl(a->fd, F_GETFL, 0), fb0 = sys_fcntl(b->fd, F_GETFL, 0);
   if (fa < 0 || fb0 < 0) return 0;
-  if (fs_fcntl(a->fd, F_SETFL, fa ^ O_NONBLOCK) < 0) return a->pos == b->pos && fa == fb0;
-  long fb1 = fs_fcntl(b->fd, F_GETFL, 0);
-  fs_fcntl(a->fd, F_SETFL, fa);
+  if (sys_fcntl(a->fd, F_SETFL, fa ^ O_NONBLOCK) < 0) return a->pos == b->pos && fa == fb0;
+  long fb1 = sys_fcntl(b->fd, F_GETFL, 0);
+  sys_fcntl(a->fd, F_SETFL, fa);
   return fb1 != fb0;
 }
 
@@ -269,7 +258,7 @@ static void save_contents(struct file_rec *r, unsigned char *dst) {
   proc_fd_path(link, sizeof link, "/proc/thread-self/fd/", r->fd);
   /* A fresh description reads the file whatever the access mode of the
    * application's, and leaves its offset alone. */
-  long rfd = fs_open(link, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+  long rfd = sys_open(link, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
   int own = rfd >= 0;
   if (!own) {
     int acc = r->flags & O_ACCMODE;
@@ -283,31 +272,31 @@ static void save_contents(struct file_rec *r, unsigned char *dst) {
   while (done < (uint64_t)r->size) {
     uint64_t want = (uint64_t)r->size - done;
     if (want > (1u << 30)) want = 1u << 30;
-    long got = fs_pread((int)rfd, dst + done, (size_t)want, (int64_t)done);
+    long got = sys_pread((int)rfd, dst + done, (size_t)want, (int64_t)done);
     if (got <= 0) break;
     done += (uint64_t)got;
   }
-  if (own) fs_close((int)rfd);
+  if (own) sys_close((int)rfd);
   r->data_len = done;
   r->saved = 1;
 }
 
 size_t file_list_fds(int *out, size_t cap) {
-  long dirfd = fs_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  long dirfd = sys_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dirfd < 0) return 0;
   struct collect c = {out, cap, 0};
   each_fd((int)dirfd, collect_one, &c);
-  fs_close((int)dirfd);
+  sys_close((int)dirfd);
   return c.n;
 }
 
 void file_table_release(struct file_table *t) {
-  if (t->drain) fs_munmap(t->drain, t->drain_bytes);
+  if (t->drain) sys_munmap_ptr(t->drain, t->drain_bytes);
   t->drain = NULL;
   t->drain_bytes = 0;
   t->refill_pending = 0;
-  if (t->data) fs_munmap(t->data, t->data_bytes);
-  if (t->recs) fs_munmap(t->recs, t->recs_bytes);
+  if (t->data) sys_munmap_ptr(t->data, t->data_bytes);
+  if (t->recs) sys_munmap_ptr(t->recs, t->recs_bytes);
   t->data = NULL;
   t->data_bytes = 0;
   t->recs = NULL;
@@ -318,11 +307,11 @@ void file_table_release(struct file_table *t) {
 
 int file_scan(struct file_table *t, const struct file_settings *s) {
   file_table_release(t);
-  t->pid = fs_getpid();
+  t->pid = sys_getpid();
   t->host = host_key();
   uint64_t self = file_self_upid();
   t->kcmp_ok = !s->no_kcmp;
-  long dirfd = fs_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  long dirfd = sys_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dirfd < 0) {
     file_log("cannot list /proc/self/fd (%s): open files will not be restored", file_errno_name(dirfd));
     return -1;
@@ -330,7 +319,7 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
   size_t count = 0;
   long rc = each_fd((int)dirfd, count_one, &count);
   if (rc < 0) {
-    fs_close((int)dirfd);
+    sys_close((int)dirfd);
     file_log("cannot list /proc/self/fd (%s): open files will not be restored", file_errno_name(rc));
     return -1;
   }
@@ -338,15 +327,15 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
   size_t ints = (count * sizeof(int) + 63) & ~(size_t)63;
   size_t bytes = page_round(ints + (count ? count : 1) * sizeof(struct file_rec));
   long err = 0;
-  void *mem = fs_mmap_anon(bytes, &err);
+  void *mem = sys_mmap_anon(bytes, &err);
   if (!mem) {
-    fs_close((int)dirfd);
+    sys_close((int)dirfd);
     file_log("no memory for the descriptor table (%s): open files will not be restored", file_errno_name(err));
     return -1;
   }
   struct collect c = {mem, count, 0};
   each_fd((int)dirfd, collect_one, &c);
-  fs_close((int)dirfd);
+  sys_close((int)dirfd);
   sort_ints(c.fds, c.n);
   t->recs = (struct file_rec *)((char *)mem + ints);
   t->recs_bytes = bytes;
@@ -404,7 +393,7 @@ int file_scan(struct file_table *t, const struct file_settings *s) {
   }
   if (total) {
     t->data_bytes = page_round(total);
-    t->data = fs_mmap_anon(t->data_bytes, &err);
+    t->data = sys_mmap_anon(t->data_bytes, &err);
     if (!t->data) {
       t->data_bytes = 0;
       file_log("no memory to save %lu bytes of file contents (%s): deleted files will come back empty",

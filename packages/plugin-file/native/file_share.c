@@ -20,12 +20,13 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "dmtcp/plugin.h"
 #include "file_plugin.h"
-#include "file_sys.h"
+#include "dmtcp/sys.h"
 
 #define SHARE_MAGIC 0x31666c64u
 #define SHARE_BATCH 64
@@ -95,34 +96,23 @@ static size_t round_page(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
 static void *map(size_t n) {
   long err = 0;
-  return fs_mmap_anon(round_page(n), &err);
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+  return sys_mmap_anon(round_page(n), &err);
 }
 
 static uint64_t take_hex(const char **pp) {
-  const char *p = *pp;
+  while (**pp == ' ') (*pp)++;
   uint64_t v = 0;
-  int d;
-  while (*p == ' ') p++;
-  while ((d = hexval(*p)) >= 0) v = v * 16 + (uint64_t)d, p++;
-  *pp = p;
+  long n = fmt_parse_hex(*pp, (size_t)-1, &v);
+  if (n > 0) *pp += n;
   return v;
 }
 
 static int64_t take_dec(const char **pp) {
-  const char *p = *pp;
-  while (*p == ' ') p++;
-  int neg = *p == '-';
-  if (neg) p++;
+  while (**pp == ' ') (*pp)++;
   int64_t v = 0;
-  while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
-  *pp = p;
-  return neg ? -v : v;
+  long n = fmt_parse_i64(*pp, (size_t)-1, &v);
+  if (n > 0) *pp += n;
+  return v;
 }
 
 static char take_char(const char **pp) {
@@ -149,12 +139,12 @@ static socklen_t abstract_addr(struct sockaddr_un *a, const char *name, size_t n
 }
 
 static void open_socket(void) {
-  struct fbuf b;
-  fb_init(&b, S.name, sizeof S.name);
-  fb_puts(&b, "dmtcp-file:");
-  fb_puthex(&b, file_self_upid(), FILE_KEY_HEX);
-  fb_format(&b, ":%lx", fs_getpid());
-  long s = fs_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sbuf b;
+  sb_init(&b, S.name, sizeof S.name);
+  sb_puts(&b, "dmtcp-file:");
+  sb_putx(&b, file_self_upid(), FILE_KEY_HEX);
+  sb_format(&b, ":%lx", sys_getpid());
+  long s = sys_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s >= 0) s = file_park(s, S.base);
   if (s < 0) {
     S.sock = s;
@@ -162,16 +152,16 @@ static void open_socket(void) {
   }
   struct sockaddr_un a;
   socklen_t len = abstract_addr(&a, S.name, b.len);
-  long rc = fs_bind((int)s, &a, len);
+  long rc = sys_bind((int)s, &a, len);
   int on = 1;
-  if (rc == 0) rc = fs_setsockopt((int)s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+  if (rc == 0) rc = sys_setsockopt((int)s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
   if (rc < 0) {
-    fs_close((int)s);
+    sys_close((int)s);
     S.sock = rc;
     return;
   }
   int big = 1 << 20;
-  fs_setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  sys_setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
   S.sock = s;
 }
 
@@ -217,19 +207,19 @@ void file_share_plan(struct file_table *t, int base) {
   S.rec_cap = 128 + lines * 116;
   S.rec = map(S.rec_cap);
   S.reply = map(SHARE_REPLY_CAP + 1);
-  struct fbuf b = {0, 0, 0, 1};
+  struct sbuf b = {0, 0, 0, 1};
   if (S.rec) {
-    fb_init(&b, S.rec, S.rec_cap);
-    if (S.sock >= 0) fb_format(&b, "s %s\n", S.name);
+    sb_init(&b, S.rec, S.rec_cap);
+    if (S.sock >= 0) sb_format(&b, "s %s\n", S.name);
     for (size_t i = 0; i < t->nrecs && S.sock >= 0; i++) {
       struct file_rec *r = &t->recs[i];
       char kind = file_share_kind(r);
       if (r->leader != (int)i || !kind) continue;
-      fb_puts(&b, "d ");
-      fb_puthex(&b, r->obj, FILE_KEY_HEX);
-      fb_format(&b, " %c %c ", kind, file_share_mode(r));
-      fb_puthex(&b, r->owner, FILE_KEY_HEX);
-      fb_format(&b, " %d %x %ld %d\n", r->owner_fd, (unsigned)r->flags, (long)r->pos, std_fd_of(t, i));
+      sb_puts(&b, "d ");
+      sb_putx(&b, r->obj, FILE_KEY_HEX);
+      sb_format(&b, " %c %c ", kind, file_share_mode(r));
+      sb_putx(&b, r->owner, FILE_KEY_HEX);
+      sb_format(&b, " %d %x %ld %d\n", r->owner_fd, (unsigned)r->flags, (long)r->pos, std_fd_of(t, i));
     }
   }
   size_t len = S.reply ? SHARE_REPLY_CAP : 0;
@@ -311,15 +301,15 @@ static struct share_obj *object_of(uint64_t obj) {
 
 static long make_pipe(struct share_obj *o, const struct file_rec *rep) {
   int fds[2];
-  long rc = fs_pipe2(fds, O_CLOEXEC);
+  long rc = sys_pipe2(fds, O_CLOEXEC);
   if (rc < 0) return rc;
   o->anchor[0] = file_park(fds[0], S.base);
   o->anchor[1] = file_park(fds[1], S.base);
   if (o->anchor[0] < 0 || o->anchor[1] < 0) return o->anchor[0] < 0 ? o->anchor[0] : o->anchor[1];
   if (rep->pipe_size > 0) {
-    long now = fs_fcntl((int)o->anchor[0], 1032 /* F_GETPIPE_SZ */, 0);
+    long now = sys_fcntl((int)o->anchor[0], 1032 /* F_GETPIPE_SZ */, 0);
     if (now != rep->pipe_size) {
-      long set = fs_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
+      long set = sys_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
       if (set < 0)
         file_log("fd %d: cannot give the pipe back its size of %d bytes (%s); it has %ld", rep->fd, rep->pipe_size,
                  file_errno_name(set), now);
@@ -331,28 +321,28 @@ static long make_pipe(struct share_obj *o, const struct file_rec *rep) {
 static long make_fifo(struct share_obj *o, const struct file_rec *rep) {
   const char *path = file_restore_path(rep);
   if (!path) return -ENAMETOOLONG;
-  long fd = fs_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+  long fd = sys_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
   if (fd == -ENOENT) {
-    long rc = fs_mknod(path, S_IFIFO | (rep->mode & 07777), 0);
+    long rc = sys_mknod(path, S_IFIFO | (rep->mode & 07777), 0);
     if (rc < 0 && rc != -EEXIST) {
       file_log("fd %d: the FIFO %s no longer exists and cannot be made again (%s)", rep->fd, path, file_errno_name(rc));
       return rc;
     }
     file_log("fd %d: the FIFO %s no longer existed; made it again", rep->fd, path);
-    fd = fs_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+    fd = sys_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
   }
   if (fd < 0) {
     file_log("fd %d: cannot open the FIFO %s (%s)", rep->fd, path, file_errno_name(fd));
     return fd;
   }
   struct stat st;
-  if (fs_fstat((int)fd, &st) == 0 && !S_ISFIFO(st.st_mode)) {
-    fs_close((int)fd);
+  if (sys_fstat((int)fd, &st) == 0 && !S_ISFIFO(st.st_mode)) {
+    sys_close((int)fd);
     file_log("fd %d: %s is no longer a FIFO", rep->fd, path);
     return -EINVAL;
   }
   o->anchor[0] = file_park(fd, S.base);
-  if (rep->pipe_size > 0) fs_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
+  if (rep->pipe_size > 0) sys_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
   return o->anchor[0] < 0 ? o->anchor[0] : 0;
 }
 
@@ -391,16 +381,16 @@ static long settle_flags(long fd, int flags) {
   if (fd < 0) return fd;
   /* Status flags only; O_DIRECT would turn a pipe into packet mode, and
    * O_ASYNC needs an owner nobody has set yet. */
-  fs_fcntl((int)fd, F_SETFL, flags & (O_APPEND | O_NONBLOCK | O_NOATIME));
+  sys_fcntl((int)fd, F_SETFL, flags & (O_APPEND | O_NONBLOCK | O_NOATIME));
   return file_park(fd, S.base);
 }
 
 static long reopen_via(long anchor, int acc) {
   char link[64];
-  struct fbuf b;
-  fb_init(&b, link, sizeof link);
-  fb_format(&b, "/proc/thread-self/fd/%ld", anchor);
-  return fs_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+  struct sbuf b;
+  sb_init(&b, link, sizeof link);
+  sb_format(&b, "/proc/thread-self/fd/%ld", anchor);
+  return sys_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
 }
 
 static int acc_of(char mode) { return mode == 'r' ? O_RDONLY : mode == 'w' ? O_WRONLY : O_RDWR; }
@@ -417,10 +407,10 @@ static long describe_object(struct share_obj *o, int kind, char mode, int flags)
     if (fd < 0 && rep->kind == FK_PIPE) {
       /* Where pipes cannot be reopened, the end itself serves (descriptions
        * of one end then share their flags). */
-      fd = fs_fcntl((int)(mode_reads(mode) ? o->anchor[0] : o->anchor[1]), F_DUPFD_CLOEXEC, S.base);
+      fd = sys_fcntl((int)(mode_reads(mode) ? o->anchor[0] : o->anchor[1]), F_DUPFD_CLOEXEC, S.base);
     }
   } else if (kind == FK_PTMX) {
-    fd = fs_fcntl((int)o->anchor[0], F_DUPFD_CLOEXEC, S.base);
+    fd = sys_fcntl((int)o->anchor[0], F_DUPFD_CLOEXEC, S.base);
   } else {
     fd = file_pty_open_slave((int)o->anchor[0], acc_of(mode) | O_NONBLOCK);
   }
@@ -437,13 +427,13 @@ static long describe_file(uint64_t obj, int flags, int64_t pos) {
   }
   if (!r) return -ENOENT;
   char link[64];
-  struct fbuf b;
-  fb_init(&b, link, sizeof link);
-  fb_format(&b, "/proc/thread-self/fd/%d", r->fd);
+  struct sbuf b;
+  sb_init(&b, link, sizeof link);
+  sb_format(&b, "/proc/thread-self/fd/%d", r->fd);
   long fd = file_open_retrying(link, file_reopen_flags(flags));
   if (fd < 0) return fd;
   if ((r->kind == FK_REG || r->kind == FK_DIR || r->kind == FK_BLK || r->kind == FK_MEMFD) && !(flags & O_PATH))
-    fs_lseek((int)fd, pos, 0);
+    sys_lseek((int)fd, pos, 0);
   return file_park(fd, S.base);
 }
 
@@ -455,7 +445,7 @@ static struct share_cls *class_of(uint64_t owner, int owner_fd) {
 
 static struct share_cls *new_class(uint64_t owner, int owner_fd, long fd) {
   if (S.ncls == S.cls_cap) {
-    if (fd >= 0) fs_close((int)fd);
+    if (fd >= 0) sys_close((int)fd);
     return NULL;
   }
   struct share_cls *c = &S.cls[S.ncls++];
@@ -474,7 +464,7 @@ long file_share_take(size_t i) {
     if (!c) return -ENOMEM;
   }
   if (c->fd < 0) return c->fd;
-  return fs_fcntl((int)c->fd, F_DUPFD_CLOEXEC, S.base);
+  return sys_fcntl((int)c->fd, F_DUPFD_CLOEXEC, S.base);
 }
 
 /* The descriptor to send for one "c" line: our own restored descriptor
@@ -527,7 +517,7 @@ static void take_in(void) {
     h.msg_iovlen = 1;
     h.msg_control = cb.buf;
     h.msg_controllen = sizeof cb.buf;
-    long n = fs_recvmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    long n = sys_recvmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n == -EINTR) continue;
     if (n < 0) return;
     int fds[SHARE_BATCH];
@@ -540,7 +530,7 @@ static void take_in(void) {
       } else if (c->cmsg_type == SCM_CREDENTIALS) {
         struct ucred u;
         memcpy(&u, CMSG_DATA(c), sizeof u);
-        long me = fs_getuid();
+        long me = sys_getuid();
         trusted = u.uid == (uid_t)me || u.uid == 0;
       }
     }
@@ -561,14 +551,14 @@ static void take_in(void) {
       }
       struct share_got *g = arrival_of(e->owner, e->owner_fd);
       if (!g || g->arrived) {
-        if (fd >= 0) fs_close((int)fd);
+        if (fd >= 0) sys_close((int)fd);
         continue;
       }
       g->arrived = 1;
       g->fd = fd >= 0 ? file_park(fd, S.base) : fd;
     }
     for (int j = 0; j < nfds; j++)
-      if (fds[j] >= 0) fs_close(fds[j]);
+      if (fds[j] >= 0) sys_close(fds[j]);
     if (h.msg_flags & MSG_CTRUNC) file_log("descriptors sent by another process were cut off on the way");
   }
 }
@@ -594,14 +584,14 @@ static int send_batch(const char *to, size_t to_len, struct share_msg *m, const 
     memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
   }
   for (;;) {
-    long rc = fs_sendmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
+    long rc = sys_sendmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (rc >= 0) return 0;
     if (rc == -EINTR) continue;
-    if ((rc == -EAGAIN || rc == -ENOBUFS) && fs_clock_ms() < deadline) {
+    if ((rc == -EAGAIN || rc == -ENOBUFS) && sys_clock_ms() < deadline) {
       /* The receiver's queue is full: it empties once that process is done
        * sending too; meanwhile take in what is sent to us. */
       take_in();
-      fs_nanosleep_ms(1);
+      sys_nanosleep_ms(1);
       continue;
     }
     file_log("cannot send descriptors to another process of the computation (%s)", file_errno_name(rc));
@@ -611,7 +601,7 @@ static int send_batch(const char *to, size_t to_len, struct share_msg *m, const 
 
 void file_share_send(void) {
   if (!S.sends || S.sock < 0) return;
-  long deadline = fs_clock_ms() + SHARE_WAIT_MS;
+  long deadline = sys_clock_ms() + SHARE_WAIT_MS;
   const char *p = S.sends;
   while (*p) {
     if (*p != 'x') {
@@ -661,23 +651,23 @@ long file_share_received(size_t i) {
   struct share_got *g = arrival_of(r->owner, r->owner_fd);
   if (!g) return -ENOMEM;
   if (!g->arrived && S.sock >= 0) {
-    if (!S.wait_until) S.wait_until = fs_clock_ms() + SHARE_WAIT_MS;
+    if (!S.wait_until) S.wait_until = sys_clock_ms() + SHARE_WAIT_MS;
     long deadline = S.wait_until;
     for (;;) {
       take_in();
       if (g->arrived) break;
-      long left = deadline - fs_clock_ms();
+      long left = deadline - sys_clock_ms();
       if (left <= 0) break;
       struct {
         int fd;
         short events, revents;
       } pfd = {(int)S.sock, 1 /* POLLIN */, 0};
-      fs_poll(&pfd, 1, left < 200 ? left : 200);
+      sys_poll(&pfd, 1, left < 200 ? left : 200);
     }
   }
   if (!g->arrived) return -ETIMEDOUT;
   if (g->fd < 0) return g->fd;
-  return fs_fcntl((int)g->fd, F_DUPFD_CLOEXEC, S.base);
+  return sys_fcntl((int)g->fd, F_DUPFD_CLOEXEC, S.base);
 }
 
 int file_share_is_object(const struct file_rec *r) { return is_object_kind(r->kind); }
@@ -685,14 +675,14 @@ int file_share_is_object(const struct file_rec *r) { return is_object_kind(r->ki
 void file_share_finish(void) {
   for (size_t k = 0; k < S.nobjs; k++)
     for (int j = 0; j < 2; j++)
-      if (S.objs[k].anchor[j] >= 0) fs_close((int)S.objs[k].anchor[j]);
+      if (S.objs[k].anchor[j] >= 0) sys_close((int)S.objs[k].anchor[j]);
   for (size_t k = 0; k < S.ncls; k++)
-    if (S.cls[k].fd >= 0) fs_close((int)S.cls[k].fd);
+    if (S.cls[k].fd >= 0) sys_close((int)S.cls[k].fd);
   for (size_t k = 0; k < S.ngot; k++)
-    if (S.got[k].arrived && S.got[k].fd >= 0) fs_close((int)S.got[k].fd);
-  if (S.sock >= 0) fs_close((int)S.sock);
-  if (S.arena) fs_munmap(S.arena, round_page(S.arena_cap));
-  if (S.rec) fs_munmap(S.rec, round_page(S.rec_cap));
-  if (S.reply) fs_munmap(S.reply, round_page(SHARE_REPLY_CAP + 1));
+    if (S.got[k].arrived && S.got[k].fd >= 0) sys_close((int)S.got[k].fd);
+  if (S.sock >= 0) sys_close((int)S.sock);
+  if (S.arena) sys_munmap_ptr(S.arena, round_page(S.arena_cap));
+  if (S.rec) sys_munmap_ptr(S.rec, round_page(S.rec_cap));
+  if (S.reply) sys_munmap_ptr(S.reply, round_page(SHARE_REPLY_CAP + 1));
   memset(&S, 0, sizeof S);
 }

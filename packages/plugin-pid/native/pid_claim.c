@@ -58,19 +58,19 @@ pid_t pid_claim(pid_t wanted, int exact) {
 static __thread _Atomic int *t_gate __attribute__((tls_model("initial-exec")));
 
 void pid_fork_gate_open(void) {
-  long p = pid_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  long p = sys_call6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   t_gate = p < 0 && p > -4096 ? NULL : (_Atomic int *)p;
 }
 
 static void gate_close(void) {
-  if (t_gate) pid_sys3(SYS_munmap, (long)t_gate, 4096, 0);
+  if (t_gate) sys_call3(SYS_munmap, (long)t_gate, 4096, 0);
   t_gate = NULL;
 }
 
 void pid_fork_gate_tell(int kept) {
   if (!t_gate) return;
   atomic_store(t_gate, kept ? GATE_KEPT : GATE_DISCARDED);
-  pid_sys3(SYS_futex, (long)t_gate, FUTEX_WAKE, 1);
+  sys_call3(SYS_futex, (long)t_gate, FUTEX_WAKE, 1);
   gate_close();
 }
 
@@ -83,12 +83,12 @@ int pid_fork_gate_wait(pid_t child) {
   int v;
   while ((v = atomic_load(t_gate)) == GATE_PENDING) {
     struct timespec ts = {0, 20 * 1000 * 1000};
-    pid_sys6(SYS_futex, (long)t_gate, FUTEX_WAIT, GATE_PENDING, (long)&ts, 0, 0);
+    sys_call6(SYS_futex, (long)t_gate, FUTEX_WAIT, GATE_PENDING, (long)&ts, 0, 0);
     /* A child that died before telling (killed, say) tells nothing. */
     siginfo_t si;
     memset(&si, 0, sizeof si);
     if (atomic_load(t_gate) == GATE_PENDING &&
-        pid_sys6(SYS_waitid, P_PID, child, (long)&si, WEXITED | WNOHANG | WNOWAIT | __WALL, 0, 0) == 0 && si.si_pid == child) {
+        sys_call6(SYS_waitid, P_PID, child, (long)&si, WEXITED | WNOHANG | WNOWAIT | __WALL, 0, 0) == 0 && si.si_pid == child) {
       v = GATE_DISCARDED;
       break;
     }

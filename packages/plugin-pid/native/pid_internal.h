@@ -1,5 +1,5 @@
 /* Shared between the pid plugin's files: the virtual<->real table, the
- * process's own identity and raw system calls.  Nothing here is exported. */
+ * process's own identity.  Nothing here is exported. */
 #ifndef PID_INTERNAL_H
 #define PID_INTERNAL_H
 
@@ -10,10 +10,14 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include "dmtcp/debug.h"
+#include "dmtcp/fmt.h"
+#include "dmtcp/sys.h"
 #include "dmtcp/usermem.h"
+#include "dmtcp/visibility.h"
 
-#define PID_HIDDEN __attribute__((visibility("hidden")))
-#define PID_EXPORT __attribute__((visibility("default")))
+/* The wrappers' spelling of DMTCP_EXPORT. */
+#define PID_EXPORT DMTCP_EXPORT
 
 /* The next definition of f, kept in a pointer that each file resolves in a
  * constructor: a first call from a signal handler or at checkpoint time must
@@ -26,33 +30,6 @@
   }                                                                    \
   _Static_assert(1, "")
 #define REAL(f) real_##f()
-
-/* ---- raw system calls ----
- * Event handlers run while other threads are stopped, possibly inside libc
- * or the dynamic linker, and the wrappers below replace the libc entry
- * points this code would otherwise call: talk to the kernel directly. */
-static inline long pid_sys3(long n, long a, long b, long c) {
-  long ret;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-  return ret;
-}
-static inline long pid_sys6(long n, long a, long b, long c, long d, long e, long f) {
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  long ret;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-static inline pid_t pid_sys_getpid(void) { return (pid_t)pid_sys3(SYS_getpid, 0, 0, 0); }
-static inline pid_t pid_sys_gettid(void) { return (pid_t)pid_sys3(SYS_gettid, 0, 0, 0); }
-static inline int pid_sys_kill0(pid_t pid) { return (int)pid_sys3(SYS_kill, pid, 0, 0); }
-static inline __attribute__((noreturn)) void pid_sys_exit_group(int code) {
-  for (;;) pid_sys3(SYS_exit_group, code, 0, 0);
-}
 
 /* ---- the table (pid_table.c) ----
  * Fixed size, no allocation.  Readers never lock; writers claim a slot with
@@ -70,43 +47,43 @@ struct pid_entry {
   int *tid_addr;       /* threads of this process: glibc's cached tid */
 };
 
-PID_HIDDEN extern struct pid_entry g_pid_table[PID_TABLE_SIZE];
+DMTCP_HIDDEN extern struct pid_entry g_pid_table[PID_TABLE_SIZE];
 
 /* Slots [0, pid_table_used()) may be in use. */
-PID_HIDDEN int pid_table_used(void);
+DMTCP_HIDDEN int pid_table_used(void);
 /* Inserts or replaces the entry for vid; returns the slot or -1 when full. */
-PID_HIDDEN int pid_table_put(pid_t vid, pid_t real, pid_t owner, int *tid_addr);
-PID_HIDDEN void pid_table_remove_slot(int slot);
-PID_HIDDEN int pid_table_find_vid(pid_t vid);
-PID_HIDDEN int pid_table_find_real(pid_t real);
+DMTCP_HIDDEN int pid_table_put(pid_t vid, pid_t real, pid_t owner, int *tid_addr);
+DMTCP_HIDDEN void pid_table_remove_slot(int slot);
+DMTCP_HIDDEN int pid_table_find_vid(pid_t vid);
+DMTCP_HIDDEN int pid_table_find_real(pid_t real);
 /* virtual -> real and back; ids the table does not know are returned as
  * they are (never restarted processes have equal ids, and processes outside
  * the computation keep theirs). */
-PID_HIDDEN pid_t pid_v2r(pid_t vid);
-PID_HIDDEN pid_t pid_r2v(pid_t real);
+DMTCP_HIDDEN pid_t pid_v2r(pid_t vid);
+DMTCP_HIDDEN pid_t pid_r2v(pid_t real);
 /* For kill/waitpid style arguments: -1 and 0 stay, -pgid is translated. */
-PID_HIDDEN pid_t pid_v2r_signed(pid_t id);
+DMTCP_HIDDEN pid_t pid_v2r_signed(pid_t id);
 /* The way back for results of that kind (F_GETOWN): -pgid stays negative. */
-PID_HIDDEN pid_t pid_r2v_signed(pid_t id);
+DMTCP_HIDDEN pid_t pid_r2v_signed(pid_t id);
 /* A child that was reaped leaves the table, yet its SIGCHLD may still be
  * delivered afterwards (blocked meanwhile, or a handler that runs late):
  * the last reaped processes whose ids differed are remembered for that. */
-PID_HIDDEN void pid_table_reaped(pid_t real);
-PID_HIDDEN pid_t pid_r2v_or_reaped(pid_t real);
-PID_HIDDEN void pid_table_forget_reaped(void);
+DMTCP_HIDDEN void pid_table_reaped(pid_t real);
+DMTCP_HIDDEN pid_t pid_r2v_or_reaped(pid_t real);
+DMTCP_HIDDEN void pid_table_forget_reaped(void);
 /* True when `real`, a task that just came into existence, cannot also be a
  * virtual id: a live entry already uses that number as its virtual id. */
-PID_HIDDEN int pid_table_vid_conflict(pid_t real);
+DMTCP_HIDDEN int pid_table_vid_conflict(pid_t real);
 /* A number no entry uses as a virtual id and no task currently holds,
  * counted down from pid_max; 0 when none is found. */
-PID_HIDDEN pid_t pid_table_free_vid(void);
+DMTCP_HIDDEN pid_t pid_table_free_vid(void);
 /* No entry uses n, as virtual or real id, and no task of this host holds it. */
-PID_HIDDEN int pid_table_id_free(pid_t n);
-PID_HIDDEN int pid_table_pid_max(void);
+DMTCP_HIDDEN int pid_table_id_free(pid_t n);
+DMTCP_HIDDEN int pid_table_pid_max(void);
 /* Frees slots a writer claimed but never published (a fork child, whose
  * other threads vanished mid-write). */
-PID_HIDDEN void pid_table_sweep(void);
-PID_HIDDEN void pid_table_set_pid_max(int pid_max);
+DMTCP_HIDDEN void pid_table_sweep(void);
+DMTCP_HIDDEN void pid_table_set_pid_max(int pid_max);
 
 /* ---- ids unique in the computation (pid_claim.c) ----
  * Every virtual id is claimed from the coordinator module, which knows the
@@ -114,43 +91,42 @@ PID_HIDDEN void pid_table_set_pid_max(int pid_max);
  * with exact, 0; without it another id free here and everywhere.  When no
  * module answers (the library loaded without its package), every claim is
  * granted: ids are then unique on this host only. */
-PID_HIDDEN pid_t pid_claim(pid_t wanted, int exact);
+DMTCP_HIDDEN pid_t pid_claim(pid_t wanted, int exact);
 /* Ask the coordinator again even if it had no module (after a restart). */
-PID_HIDDEN void pid_claim_forget(void);
+DMTCP_HIDDEN void pid_claim_forget(void);
 /* A fork child's claim decides whether it is kept; its parent waits for
  * that verdict.  The parent opens a gate before each fork attempt, the
  * child tells (1: kept) and the parent waits (returns 1 when kept, 0 when
  * the child refused itself or died first, or the fork failed: child <= 0).  Without a gate (no memory for
  * it) telling and waiting do nothing and waiting says kept. */
-PID_HIDDEN void pid_fork_gate_open(void);
-PID_HIDDEN void pid_fork_gate_tell(int kept);
-PID_HIDDEN int pid_fork_gate_wait(pid_t child);
+DMTCP_HIDDEN void pid_fork_gate_open(void);
+DMTCP_HIDDEN void pid_fork_gate_tell(int kept);
+DMTCP_HIDDEN int pid_fork_gate_wait(pid_t child);
 
 /* ---- this process (pid_plugin.c) ---- */
 /* Counts the restarts this process went through: a wait blocked at
  * checkpoint time is re-issued by the kernel with the real id of the old
  * life, and gets ECHILD; the wrappers retry it, translated anew, when this
  * changed meanwhile. */
-PID_HIDDEN extern _Atomic unsigned g_pid_restarts;
-PID_HIDDEN extern _Atomic int g_pid_active;
-PID_HIDDEN extern pid_t g_pid_vpid;
+DMTCP_HIDDEN extern _Atomic unsigned g_pid_restarts;
+DMTCP_HIDDEN extern _Atomic int g_pid_active;
+DMTCP_HIDDEN extern pid_t g_pid_vpid;
 /* The real pid g_pid_vpid was last set for. */
-PID_HIDDEN extern pid_t g_pid_real;
-PID_HIDDEN extern int g_pid_debug;
+DMTCP_HIDDEN extern pid_t g_pid_real;
 /* getppid() said 1 when the last checkpoint was taken (pid_plugin.c). */
-PID_HIDDEN extern int g_pid_orphan;
-PID_HIDDEN pid_t pid_self_vtid(void);
+DMTCP_HIDDEN extern int g_pid_orphan;
+DMTCP_HIDDEN pid_t pid_self_vtid(void);
 /* Fork: the attempt number, so that parent and child agree on whether a
  * conflicting child is discarded.  Per thread: the child's only thread is
  * the one that forked, with a copy of its value. */
-PID_HIDDEN extern __thread int t_pid_fork_attempt __attribute__((tls_model("initial-exec")));
+DMTCP_HIDDEN extern __thread int t_pid_fork_attempt __attribute__((tls_model("initial-exec")));
 #define PID_FORK_ATTEMPTS 64
 /* Makes this process, a fork child, its own: virtual pid, table.  Runs at
  * ATFORK_CHILD; the fork wrapper runs it too in case the core did not
  * dispatch that event (a child it could not register). */
-PID_HIDDEN void pid_fork_child_setup(void);
-PID_HIDDEN void pid_ckpt_off(void);
-PID_HIDDEN void pid_ckpt_on(void);
+DMTCP_HIDDEN void pid_fork_child_setup(void);
+DMTCP_HIDDEN void pid_ckpt_off(void);
+DMTCP_HIDDEN void pid_ckpt_on(void);
 /* The exec hand-over: "DMTCP_PID_STATE=real,vpid;vid:real,..." (malloc'd).
  * For a child of posix_spawn (which may not run code of ours before its
  * exec): "DMTCP_PID_STATE=^parent real,parent vpid,alt;vid:real,...", the
@@ -158,57 +134,57 @@ PID_HIDDEN void pid_ckpt_on(void);
  * or `alt` when that is a virtual pid in the list already (the parent draws
  * the same conclusion from the same string: pid_state_spawn_vpid). */
 #define PID_EXEC_ENV "DMTCP_PID_STATE"
-PID_HIDDEN char *pid_exec_state(void);
-PID_HIDDEN char *pid_spawn_state(pid_t alt);
-PID_HIDDEN pid_t pid_state_spawn_vpid(const char *state, pid_t real);
+DMTCP_HIDDEN char *pid_exec_state(void);
+DMTCP_HIDDEN char *pid_spawn_state(pid_t alt);
+DMTCP_HIDDEN pid_t pid_state_spawn_vpid(const char *state, pid_t real);
 /* envp without any older state, plus `state` (malloc'd array of borrowed
  * strings); NULL when out of memory. */
-PID_HIDDEN char **pid_env_with(char *const envp[], char *state);
+DMTCP_HIDDEN char **pid_env_with(char *const envp[], char *state);
 
 /* ---- wrappers shared between files ---- */
 /* waitpid with a virtual id (pid_wrappers.c). */
-PID_HIDDEN pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru);
+DMTCP_HIDDEN pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru);
 /* Real ids in a received siginfo_t to virtual ones, where the signal carries
  * a sender or child pid (pid_signal.c). */
-PID_HIDDEN void pid_siginfo_out(int sig, siginfo_t *info);
+DMTCP_HIDDEN void pid_siginfo_out(int sig, siginfo_t *info);
 /* "/proc/<vpid>/..." and "/proc/<pid>/task/<vtid>/..." to real ids: path
  * itself, or buf holding the translation (pid_proc.c). */
-PID_HIDDEN const char *pid_proc_path(const char *path, char *buf, size_t cap);
+DMTCP_HIDDEN const char *pid_proc_path(const char *path, char *buf, size_t cap);
 /* fcntl's argument on the way in (F_SETOWN, F_SETOWN_EX: `scratch` holds a
  * translated copy) and its results on the way out (pid_proc.c). */
-PID_HIDDEN long pid_fcntl_in(int cmd, long arg, void *scratch);
-PID_HIDDEN long pid_fcntl_out(int cmd, long arg, long ret);
+DMTCP_HIDDEN long pid_fcntl_in(int cmd, long arg, void *scratch);
+DMTCP_HIDDEN long pid_fcntl_out(int cmd, long arg, long ret);
 /* In a fork child: locks of the popen bookkeeping may have been held by a
  * thread that does not exist here (pid_spawn.c). */
-PID_HIDDEN void pid_spawn_atfork_child(void);
+DMTCP_HIDDEN void pid_spawn_atfork_child(void);
 /* Arguments of the scheduling and resource system calls that name a task;
  * returns 1 when n is one of them (pid_resource.c). */
-PID_HIDDEN int pid_syscall_args_in(long n, long a[6]);
+DMTCP_HIDDEN int pid_syscall_args_in(long n, long a[6]);
 /* syscall(2) for the numbers whose data carries pids or that make, copy or
  * read signalfds; returns 1 when n is one of them, *ret holding the result
  * (pid_socket.c). */
-PID_HIDDEN int pid_syscall_fd(long n, const long a[6], long *ret);
+DMTCP_HIDDEN int pid_syscall_fd(long n, const long a[6], long *ret);
 /* fresh, a copy of old (dup, F_DUPFD), is a signalfd when old is one. */
-PID_HIDDEN void pid_fd_dup(int old, int fresh);
+DMTCP_HIDDEN void pid_fd_dup(int old, int fresh);
 /* syscall(SYS_rt_sigaction): the kernel's struct, behind the same
  * trampoline as sigaction (pid_signal.c). */
-PID_HIDDEN long pid_rt_sigaction(long sig, const void *act, void *old, long setsize);
+DMTCP_HIDDEN long pid_rt_sigaction(long sig, const void *act, void *old, long setsize);
 
 /* ---- children ended but not reaped, across a restart (pid_zombie.c) ----
  * Checkpoint: notes them (at WRITE_CKPT).  Restart: makes each again, dead
  * the same way, under its virtual pid (after the table is loaded, which
  * drops entries of other processes). */
-PID_HIDDEN void pid_zombie_checkpoint(void);
-PID_HIDDEN void pid_zombie_restart(void);
+DMTCP_HIDDEN void pid_zombie_checkpoint(void);
+DMTCP_HIDDEN void pid_zombie_restart(void);
 /* A wait result for real pid `real`: a recreated child reports its status
  * of the first life (it could not dump core again), and is then reaped. */
-PID_HIDDEN int pid_zombie_wait_status(pid_t real, int status);
+DMTCP_HIDDEN int pid_zombie_wait_status(pid_t real, int status);
 /* The same for waitid's siginfo_t, si_pid still real; take: not WNOWAIT. */
-PID_HIDDEN void pid_zombie_siginfo(siginfo_t *info, int take);
+DMTCP_HIDDEN void pid_zombie_siginfo(siginfo_t *info, int take);
 
 #define PID_LOG(...)                    \
   do {                                  \
-    if (g_pid_debug) dmtcp_log(__VA_ARGS__); \
+    if (dmtcp_debug()) dmtcp_log(__VA_ARGS__); \
   } while (0)
 
 #endif

@@ -22,7 +22,6 @@ _Atomic int g_pid_active;
 _Atomic unsigned g_pid_restarts;
 pid_t g_pid_vpid;
 pid_t g_pid_real;
-int g_pid_debug;
 int g_pid_orphan;
 __thread int t_pid_fork_attempt __attribute__((tls_model("initial-exec")));
 
@@ -53,7 +52,7 @@ void pid_ckpt_on(void) {
  * the new real tid there when it recreates a thread at restart. */
 static int *own_tid_address(pid_t real) {
   int *addr = NULL;
-  if (pid_sys3(SYS_prctl, PR_GET_TID_ADDRESS, (long)&addr, 0) < 0 || !addr) return NULL;
+  if (sys_call3(SYS_prctl, PR_GET_TID_ADDRESS, (long)&addr, 0) < 0 || !addr) return NULL;
   return *addr == real ? addr : NULL;
 }
 
@@ -76,17 +75,12 @@ static int is_foreign(const struct pid_entry *e, pid_t vid) {
 
 /* ---- exec: the new program inherits who it is ---- */
 
+/* Writes v at p (room for 20 characters), returns the end. */
 static char *put_dec(char *p, long v) {
-  char tmp[24];
-  int k = 0;
-  if (v < 0) {
-    *p++ = '-';
-    v = -v;
-  }
-  do tmp[k++] = (char)('0' + v % 10);
-  while ((v /= 10) > 0);
-  while (k > 0) *p++ = tmp[--k];
-  return p;
+  struct sbuf sb;
+  sb_init(&sb, p, 21);
+  sb_puti(&sb, v);
+  return p + sb.len;
 }
 
 static char *state_string(int spawn, pid_t alt) {
@@ -98,7 +92,7 @@ static char *state_string(int spawn, pid_t alt) {
   memcpy(p, PID_EXEC_ENV "=", sizeof PID_EXEC_ENV);
   p += sizeof PID_EXEC_ENV;
   if (spawn) *p++ = '^';
-  pid_t real = pid_sys_getpid();
+  pid_t real = sys_getpid();
   p = put_dec(p, real);
   *p++ = ',';
   p = put_dec(p, g_pid_vpid);
@@ -129,15 +123,12 @@ static char *state_string(int spawn, pid_t alt) {
 char *pid_exec_state(void) { return state_string(0, 0); }
 char *pid_spawn_state(pid_t alt) { return state_string(1, alt); }
 
+/* -1 when p does not start with a number that fits. */
 static const char *get_dec(const char *p, long *out) {
-  long v = 0;
-  int any = 0;
-  while (*p >= '0' && *p <= '9') {
-    v = v * 10 + (*p++ - '0');
-    any = 1;
-  }
-  *out = any ? v : -1;
-  return p;
+  uint64_t v = 0;
+  long n = fmt_parse_dec(p, (size_t)-1, &v);
+  *out = n > 0 && v <= (uint64_t)INT64_MAX ? (long)v : -1;
+  return n > 0 ? p + n : p;
 }
 
 static const char *load_list(const char *s) {
@@ -196,7 +187,7 @@ static pid_t adopt_exec_state(const char *s, pid_t real) {
 static pid_t adopt_spawn_state(const char *state, pid_t real) {
   long preal, pvpid, alt;
   const char *s = spawn_header(state, &preal, &pvpid, &alt);
-  if (!s || preal != pid_sys3(SYS_getppid, 0, 0, 0)) return real;
+  if (!s || preal != sys_call3(SYS_getppid, 0, 0, 0)) return real;
   load_list(s);
   pid_t vpid = pid_state_spawn_vpid(state, real);
   if (vpid != real) PID_LOG(LOG_PREFIX "spawned as %d, the virtual pid of another process: virtual pid %d", (int)real, (int)vpid);
@@ -227,10 +218,10 @@ static void read_pid_max(void) {
 }
 
 static void on_init(void) {
-  const char *dbg = getenv("DMTCP_DEBUG");
-  g_pid_debug = dbg && dbg[0] == '1';
+  const char *dbg = getenv(DMTCP_DEBUG_ENV);
+  dmtcp_debug_set(dmtcp_debug_value_on(dbg));
   read_pid_max();
-  pid_t real = pid_sys_getpid();
+  pid_t real = sys_getpid();
   pid_t vpid = real;
   const char *state = getenv(PID_EXEC_ENV);
   if (state) {
@@ -262,7 +253,7 @@ static void on_init(void) {
 /* In a new thread, before it runs any user code. */
 static void on_thread_start(void) {
   pid_ckpt_off();
-  pid_t real = pid_sys_gettid();
+  pid_t real = sys_gettid();
   pid_t vid = real;
   while (atomic_flag_test_and_set(&alloc_lock)) {
   }
@@ -286,13 +277,13 @@ static void on_thread_start(void) {
  * The parent makes the same decision about a conflicting child from the
  * same table (see fork in pid_wrappers.c). */
 void pid_fork_child_setup(void) {
-  pid_t real = pid_sys_getpid();
+  pid_t real = sys_getpid();
   if (g_pid_real == real) return;
   int last = t_pid_fork_attempt >= PID_FORK_ATTEMPTS - 1;
   int taken = pid_table_vid_conflict(real) || pid_claim(real, 1) != real;
   pid_fork_gate_tell(!taken || last);
   if (taken) {
-    if (!last) pid_sys_exit_group(0);
+    if (!last) sys_exit_group(0);
     dmtcp_log(LOG_PREFIX "pid %d is the virtual pid of another process and %d forks did no better; "
                          "the two now share it",
               (int)real, PID_FORK_ATTEMPTS);
@@ -367,7 +358,7 @@ static int count_foreign(void) {
 /* In the checkpoint thread; every user thread is recreated and waiting. */
 static void on_restart(void) {
   pid_claim_forget();
-  pid_t real = pid_sys_getpid();
+  pid_t real = sys_getpid();
   g_pid_real = real;
   atomic_fetch_add(&g_pid_restarts, 1);
   pid_table_forget_reaped();
@@ -386,7 +377,7 @@ static void on_restart(void) {
                       : reply_len == 0                ? "empty reply: is the pid plugin's coordinator module loaded?"
                                                       : "malformed reply";
     /* A process that knows no other can do without the table. */
-    if (knew_others || g_pid_debug)
+    if (knew_others || dmtcp_debug())
       dmtcp_log(LOG_PREFIX "restart: no id table from the coordinator (%s); ids of other processes are not translated",
                 why);
     return;
@@ -398,7 +389,7 @@ static void on_restart(void) {
 static void on_thread_restarted(void) {
   if (t_slot <= 0) return;
   struct pid_entry *e = &g_pid_table[t_slot - 1];
-  if (atomic_load(&e->vid) == t_vtid) atomic_store(&e->real, pid_sys_gettid());
+  if (atomic_load(&e->vid) == t_vtid) atomic_store(&e->real, sys_gettid());
 }
 
 PID_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {

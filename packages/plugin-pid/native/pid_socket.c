@@ -109,7 +109,7 @@ static int is_signalfd(int fd) {
   path[k] = '\0';
   /* One byte more than the name: a longer target does not match. */
   char link[sizeof want];
-  long r = pid_sys3(SYS_readlink, (long)path, (long)link, sizeof link);
+  long r = sys_call3(SYS_readlink, (long)path, (long)link, sizeof link);
   return r == (long)sizeof want - 1 && memcmp(link, want, sizeof want - 1) == 0;
 }
 
@@ -122,11 +122,11 @@ static void mark_inherited(void) {
     unsigned char type;
     char name[];
   };
-  int dir = (int)pid_sys6(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+  int dir = (int)sys_call6(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
   if (dir < 0) return;
   char buf[1024] __attribute__((aligned(8)));
   long got;
-  while ((got = pid_sys3(SYS_getdents64, dir, (long)buf, sizeof buf)) > 0) {
+  while ((got = sys_call3(SYS_getdents64, dir, (long)buf, sizeof buf)) > 0) {
     for (long off = 0; off < got;) {
       const struct dirent64_ *d = (const struct dirent64_ *)(buf + off);
       off += d->reclen;
@@ -135,7 +135,7 @@ static void mark_inherited(void) {
       if (digits && fd != dir && is_signalfd(fd)) mark(fd, 1);
     }
   }
-  pid_sys3(SYS_close, dir, 0, 0);
+  sys_call3(SYS_close, dir, 0, 0);
 }
 
 /* Copies between a flat buffer and the bytes [off, off + len) of what an
@@ -286,7 +286,7 @@ static int scratch_get(struct scratch *s, char *stack, size_t need) {
     s->p = stack;
     return 1;
   }
-  long a = pid_sys6(SYS_mmap, 0, (long)need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  long a = sys_call6(SYS_mmap, 0, (long)need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (a < 0 && a > -4096) {
     errno = ENOMEM;
     return 0;
@@ -297,7 +297,7 @@ static int scratch_get(struct scratch *s, char *stack, size_t need) {
 }
 
 static void scratch_put(struct scratch *s) {
-  if (s->mapped) pid_sys3(SYS_munmap, (long)s->p, (long)s->mapped, 0);
+  if (s->mapped) sys_call3(SYS_munmap, (long)s->p, (long)s->mapped, 0);
 }
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }

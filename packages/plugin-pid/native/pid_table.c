@@ -152,14 +152,12 @@ int pid_table_vid_conflict(pid_t real) {
 
 /* "/proc/N" exists for every live task, thread or process. */
 static int task_exists(pid_t n) {
-  char path[32] = "/proc/";
-  char digits[12];
-  int k = 0;
-  for (unsigned v = (unsigned)n; v; v /= 10) digits[k++] = (char)('0' + v % 10);
-  int p = 6;
-  while (k > 0) path[p++] = digits[--k];
-  path[p] = 0;
-  return pid_sys3(SYS_access, (long)path, F_OK, 0) == 0 || pid_sys_kill0(n) != -ESRCH;
+  char path[32];
+  struct sbuf sb;
+  sb_init(&sb, path, sizeof path);
+  sb_puts(&sb, "/proc/");
+  if (n) sb_putu(&sb, (unsigned)n);
+  return sys_call3(SYS_access, (long)path, F_OK, 0) == 0 || sys_kill(n, 0) != -ESRCH;
 }
 
 int pid_table_pid_max(void) { return pid_max; }

@@ -83,7 +83,7 @@ void pid_zombie_siginfo(siginfo_t *info, int take) {
 static int peek(pid_t real, int *status) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
-  long r = pid_sys6(SYS_waitid, P_PID, real, (long)&si, WEXITED | WNOHANG | WNOWAIT, 0, 0);
+  long r = sys_call6(SYS_waitid, P_PID, real, (long)&si, WEXITED | WNOHANG | WNOWAIT, 0, 0);
   if (r < 0 || si.si_pid != real) return 0;
   *status = pid_zombie_status_of(si.si_code, si.si_status);
   return 1;
@@ -104,7 +104,7 @@ static void note_child(pid_t real, void *arg) {
 }
 
 static int open_ro(const char *path, int flags) {
-  return (int)pid_sys6(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC | flags, 0, 0, 0);
+  return (int)sys_call6(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC | flags, 0, 0, 0);
 }
 
 /* Children of one thread (each thread has its own list in the kernel).
@@ -119,10 +119,10 @@ static int scan_thread(const char *tid) {
   struct pid_list_parser parser = {0, 0};
   char buf[512];
   long n;
-  while ((n = pid_sys3(SYS_read, fd, (long)buf, sizeof buf)) > 0)
+  while ((n = sys_call3(SYS_read, fd, (long)buf, sizeof buf)) > 0)
     pid_list_feed(&parser, buf, (size_t)n, note_child, NULL);
   pid_list_end(&parser, note_child, NULL);
-  pid_sys3(SYS_close, fd, 0, 0);
+  sys_call3(SYS_close, fd, 0, 0);
   return 0;
 }
 
@@ -140,14 +140,14 @@ static int scan_threads(void) {
   char buf[4096] __attribute__((aligned(8)));
   long n;
   int rc = 0;
-  while (rc == 0 && (n = pid_sys3(SYS_getdents64, dir, (long)buf, sizeof buf)) > 0) {
+  while (rc == 0 && (n = sys_call3(SYS_getdents64, dir, (long)buf, sizeof buf)) > 0) {
     for (long off = 0; off < n && rc == 0;) {
       struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
       off += d->reclen;
       if (d->name[0] >= '0' && d->name[0] <= '9') rc = scan_thread(d->name);
     }
   }
-  pid_sys3(SYS_close, dir, 0, 0);
+  sys_call3(SYS_close, dir, 0, 0);
   return rc;
 }
 
@@ -198,15 +198,15 @@ static __attribute__((noreturn)) void die_as(int status) {
     /* Whatever this process did with the signal, it now ends the child,
      * and without a core file. */
     struct rlimit none = {0, 0};
-    pid_sys3(SYS_setrlimit, RLIMIT_CORE, (long)&none, 0);
-    pid_sys6(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0);
+    sys_call3(SYS_setrlimit, RLIMIT_CORE, (long)&none, 0);
+    sys_call6(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0);
     struct kernel_sigaction dfl = {0, 0, 0, 0};
-    pid_sys6(SYS_rt_sigaction, sig, (long)&dfl, 0, sizeof dfl.mask, 0, 0);
+    sys_call6(SYS_rt_sigaction, sig, (long)&dfl, 0, sizeof dfl.mask, 0, 0);
     unsigned long set = 1UL << (sig - 1);
-    pid_sys6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set, 0, 0);
-    pid_sys3(SYS_kill, pid_sys_getpid(), sig, 0);
+    sys_call6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set, 0, 0);
+    sys_call3(SYS_kill, sys_getpid(), sig, 0);
   }
-  pid_sys_exit_group((status >> 8) & 0xff);
+  sys_exit_group((status >> 8) & 0xff);
 }
 
 /* A child that has died as `status` says, not reaped; its real pid, or a
@@ -214,14 +214,14 @@ static __attribute__((noreturn)) void die_as(int status) {
 static pid_t recreate(int status) {
   /* A raw clone: neither the core's fork wrapper (the coordinator would
    * take the child for a new process) nor ours runs in the child. */
-  long r = pid_sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+  long r = sys_call6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
   if (r == 0) die_as(status);
   if (r < 0) return (pid_t)r;
   siginfo_t si;
   long w;
   do {
     memset(&si, 0, sizeof si);
-    w = pid_sys6(SYS_waitid, P_PID, r, (long)&si, WEXITED | WNOWAIT, 0, 0);
+    w = sys_call6(SYS_waitid, P_PID, r, (long)&si, WEXITED | WNOWAIT, 0, 0);
   } while (w == -EINTR);
   /* Gone already (reaped by the kernel after all): nothing to file. */
   return w < 0 ? (pid_t)w : (pid_t)r;
@@ -235,9 +235,9 @@ void pid_zombie_restart(void) {
    * before that setting, or they would not have been there. */
   struct kernel_sigaction saved, dfl = {0, 0, 0, 0};
   int swapped = 0;
-  if (pid_sys6(SYS_rt_sigaction, SIGCHLD, 0, (long)&saved, sizeof saved.mask, 0, 0) == 0 &&
+  if (sys_call6(SYS_rt_sigaction, SIGCHLD, 0, (long)&saved, sizeof saved.mask, 0, 0) == 0 &&
       (saved.handler == (unsigned long)SIG_IGN || (saved.flags & SA_NOCLDWAIT)))
-    swapped = pid_sys6(SYS_rt_sigaction, SIGCHLD, (long)&dfl, 0, sizeof dfl.mask, 0, 0) == 0;
+    swapped = sys_call6(SYS_rt_sigaction, SIGCHLD, (long)&dfl, 0, sizeof dfl.mask, 0, 0) == 0;
   for (int i = 0; i < n && i < ZOMBIE_MAX; i++) {
     struct zombie *z = &zombies[i];
     if (atomic_load(&z->real) <= 0) continue;
@@ -256,5 +256,5 @@ void pid_zombie_restart(void) {
       dmtcp_log(LOG_PREFIX "restart: the unreaped child's pid %d is in use elsewhere in the computation", (int)z->vid);
     PID_LOG(LOG_PREFIX "restart: unreaped child %d is real %d again (status 0x%x)", (int)z->vid, (int)r, z->status);
   }
-  if (swapped) pid_sys6(SYS_rt_sigaction, SIGCHLD, (long)&saved, 0, sizeof saved.mask, 0, 0);
+  if (swapped) sys_call6(SYS_rt_sigaction, SIGCHLD, (long)&saved, 0, sizeof saved.mask, 0, 0);
 }

@@ -14,23 +14,17 @@
  * per page looked at.  Protections are per page (at least 4096 bytes on
  * x86-64), so 8 aligned bytes tell for their whole page.
  *
- * Self-contained on purpose: static inline functions and raw system calls,
- * usable from the core's runtime and from any plugin. */
+ * Self-contained on purpose: static inline functions and raw system calls
+ * (dmtcp/sys.h), usable from the core's runtime and from any plugin. */
 #ifndef DMTCP_USERMEM_H
 #define DMTCP_USERMEM_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/syscall.h>
+
+#include "dmtcp/sys.h"
 
 #define DMTCP_USERMEM_PAGE ((uintptr_t)4096)
-
-static inline long dmtcp_usermem_sys4_(long n, long a, long b, long c, long d) {
-  register long r10 __asm__("r10") = d;
-  long ret;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-  return ret;
-}
 
 /* The page holding addr can be read. */
 static inline int dmtcp_page_readable(uintptr_t addr) {
@@ -39,7 +33,7 @@ static inline int dmtcp_page_readable(uintptr_t addr) {
   if (at == 0) at = 8;
   /* Anything but EFAULT (EINVAL, or a sandbox refusing the call) counts as
    * readable: the wrappers then behave as they always did. */
-  return dmtcp_usermem_sys4_(SYS_rt_sigprocmask, -1, (long)at, 0, 8) != -14 /* EFAULT */;
+  return sys_call4(__NR_rt_sigprocmask, -1, (long)at, 0, 8) != -14 /* EFAULT */;
 }
 
 /* The n bytes at p can be read (n == 0: always). */
@@ -101,15 +95,7 @@ static inline int dmtcp_user_write(void *dst, const void *src, size_t n) {
     const void *base;
     size_t len;
   } local = {src, n}, remote = {dst, n};
-  long pid = dmtcp_usermem_sys4_(SYS_getpid, 0, 0, 0, 0);
-  register long r10 __asm__("r10") = (long)&remote;
-  register long r8 __asm__("r8") = 1;
-  register long r9 __asm__("r9") = 0;
-  long ret;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"((long)SYS_process_vm_writev), "D"(pid), "S"((long)&local), "d"(1L), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
+  long ret = sys_call6(__NR_process_vm_writev, sys_getpid(), (long)&local, 1, (long)&remote, 1, 0);
   return ret == (long)n ? 0 : -1;
 }
 

@@ -9,7 +9,10 @@
 #include "dmtcp/image.h"
 #include "dmtcp/protocol.h"
 #include "pidns.h"
-#include "sys.h"
+#include "dmtcp/debug.h"
+#include "dmtcp/fmt.h"
+#include "dmtcp/hash.h"
+#include "dmtcp/sys.h"
 
 #define PROT_READ 1
 #define PROT_WRITE 2
@@ -54,31 +57,22 @@ void run_on_stack(void *top, void (*fn)(void)) __attribute__((noreturn));
 
 /* ---- tiny helpers ---- */
 
-static void put(const char *s) { sys_write(2, s, sys_strlen(s)); }
+static void put(const char *s) { sys_write(2, s, fmt_strlen(s)); }
 
 static void put_num(long v) {
-  char b[24];
-  int n = 0;
-  unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
-  do {
-    b[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) b[n++] = '-';
   char out[24];
-  for (int i = 0; i < n; i++) out[i] = b[n - 1 - i];
-  sys_write(2, out, (size_t)n);
+  struct sbuf sb;
+  sb_init(&sb, out, sizeof out);
+  sb_puti(&sb, v);
+  sys_write(2, out, sb.len);
 }
 
 static void put_hex(uint64_t v) {
-  char out[18] = "0x";
-  int n = 2;
-  for (int shift = 60; shift >= 0; shift -= 4) {
-    int d = (int)((v >> shift) & 15);
-    if (n == 2 && d == 0 && shift) continue;
-    out[n++] = "0123456789abcdef"[d];
-  }
-  sys_write(2, out, (size_t)n);
+  char out[24];
+  struct sbuf sb;
+  sb_init(&sb, out, sizeof out);
+  sb_format(&sb, "%p", (void *)(uintptr_t)v);
+  sys_write(2, out, sb.len);
 }
 
 static __attribute__((noreturn)) void die(const char *what, const char *detail, long err) {
@@ -118,21 +112,12 @@ static void copy_str(char *dst, size_t cap, const char *src) {
   dst[i] = 0;
 }
 
-static const char *env_get(char **envp, const char *name) {
-  size_t n = sys_strlen(name);
-  for (; *envp; envp++) {
-    const char *e = *envp;
-    size_t i = 0;
-    while (i < n && e[i] == name[i]) i++;
-    if (i == n && e[i] == '=') return e + n + 1;
-  }
-  return NULL;
-}
+static const char *env_get(char **envp, const char *name) { return dmtcp_env_lookup(envp, name); }
 
 static long parse_dec(const char *s) {
-  long v = 0;
-  while (s && *s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
-  return v;
+  uint64_t v = 0;
+  if (s) fmt_parse_dec(s, (size_t)-1, &v);
+  return (long)v;
 }
 
 static int read_full(int fd, void *buf, uint64_t len, uint64_t off) {
@@ -214,8 +199,8 @@ static int current_specials(struct special *out, int max) {
     *end = 0;
     uint64_t s = 0, e = 0;
     const char *p = line;
-    for (; *p != '-'; p++) s = s * 16 + (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
-    for (p++; *p != ' '; p++) e = e * 16 + (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+    p += fmt_parse_hex(p, (size_t)(end - p), &s) + 1; /* and the '-' */
+    fmt_parse_hex(p, (size_t)(end - p), &e);
     const char *name = end;
     while (name > line && name[-1] != ' ') name--;
     if ((streq(name, "[vdso]") || starts_with(name, "[vvar")) && n < max) out[n++] = (struct special){s, e};
@@ -339,7 +324,7 @@ static void make_absolute(char *dst, size_t cap, const char *path) {
     copy_str(dst, cap, path);
     return;
   }
-  size_t len = sys_strlen(dst);
+  size_t len = fmt_strlen(dst);
   if (len + 1 < cap) dst[len++] = '/';
   copy_str(dst + len, cap - len, path);
 }
@@ -354,13 +339,17 @@ static struct {
 } tree[MAX_IMAGES];
 static long realpid[MAX_IMAGES];
 
+/* A number out of int's range reads as 0 (refused where 0 is). */
 static const char *parse_int(const char *p, int *out) {
-  int neg = *p == '-';
-  if (neg) p++;
-  int v = 0;
-  while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
-  *out = neg ? -v : v;
-  return p;
+  int64_t v = 0;
+  long n = fmt_parse_i64(p, (size_t)-1, &v);
+  if (n < 0 || v < -0x7fffffff || v > 0x7fffffff) {
+    *out = 0;
+    while (*p == '-' || (*p >= '0' && *p <= '9')) p++;
+    return p;
+  }
+  *out = (int)v;
+  return p + n;
 }
 
 static void parse_tree(const char *spec, int n) {
@@ -481,7 +470,7 @@ restore:
    * process keeps its own): hand it over before the stack goes away. */
   size_t used = 0;
   for (char **e = envp; *e; e++) {
-    size_t n = sys_strlen(*e) + 1;
+    size_t n = fmt_strlen(*e) + 1;
     if (used + n > sizeof env_block) break;
     for (size_t i = 0; i < n; i++) env_block[used + i] = (*e)[i];
     used += n;

@@ -3,7 +3,8 @@
 #include <stdint.h>
 
 #include "pidns.h"
-#include "sys.h"
+#include "dmtcp/fmt.h"
+#include "dmtcp/sys.h"
 
 #define CLONE_NEWNS 0x00020000
 #define CLONE_NEWUSER 0x10000000
@@ -26,20 +27,19 @@ struct clone_args_v2 {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
 };
 
+/* Writes v at p (room for 20 digits), returns the end. */
 static char *put_dec(char *p, unsigned long v) {
-  char rev[24];
-  int n = 0;
-  do rev[n++] = (char)('0' + v % 10);
-  while ((v /= 10) > 0);
-  while (n > 0) *p++ = rev[--n];
-  return p;
+  struct sbuf sb;
+  sb_init(&sb, p, 21);
+  sb_putu(&sb, v);
+  return p + sb.len;
 }
 
 static void say(const char *a, const char *b, long err) {
   static const char pre[] = "dmtcp restart: ";
   sys_write(2, pre, sizeof pre - 1);
-  sys_write(2, a, sys_strlen(a));
-  if (b) sys_write(2, b, sys_strlen(b));
+  sys_write(2, a, fmt_strlen(a));
+  if (b) sys_write(2, b, fmt_strlen(b));
   if (err) {
     char num[32] = " (errno ";
     char *end = put_dec(num + 8, (unsigned long)(err < 0 ? -err : err));
@@ -52,7 +52,7 @@ static void say(const char *a, const char *b, long err) {
 static long write_file(const char *path, const char *text) {
   long fd = sys_open(path, O_WRONLY, 0);
   if (fd < 0) return fd;
-  long r = sys_write((int)fd, text, sys_strlen(text));
+  long r = sys_write((int)fd, text, fmt_strlen(text));
   sys_close((int)fd);
   return r < 0 ? r : 0;
 }

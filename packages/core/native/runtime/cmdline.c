@@ -44,7 +44,7 @@ static int read_stat(uint64_t *v) {
     uint64_t x = 0;
     int neg = *p == '-';
     if (neg) p++;
-    while (*p >= '0' && *p <= '9') x = x * 10 + (uint64_t)(*p++ - '0');
+    fmt_parse_dec(p, (size_t)-1, &x);
     while (*p && *p != ' ') p++;
     v[field] = neg ? 0 : x;
   }

@@ -65,12 +65,9 @@ static const char *fd_kind(int fd, const char *link) {
 }
 
 static int parse_fd(const char *s) {
-  if (!*s) return -1;
-  long v = 0;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9' || v > 0x7fffffff / 10) return -1;
-    v = v * 10 + (*s - '0');
-  }
+  uint64_t v;
+  long n = fmt_parse_dec(s, (size_t)-1, &v);
+  if (n <= 0 || s[n] || v > 0x7fffffff) return -1;
   return (int)v;
 }
 
@@ -93,7 +90,7 @@ static int list_into(struct sbuf *sb, const char *image_name, size_t stop_at) {
       off += d->reclen;
       int fd = parse_fd(d->name);
       if (fd < 0 || fd == (int)dir) continue;
-      if (fd >= DMTCP_PROTECTED_FD_BASE && fd < DMTCP_PROTECTED_FD_BASE + DMTCP_PROTECTED_FD_COUNT) continue;
+      if (dmtcp_fd_protected(fd)) continue;
       if (sb->len > stop_at) {
         truncated = 1;
         continue;

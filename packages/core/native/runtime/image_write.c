@@ -97,33 +97,28 @@ struct map_line {
   const char *path; /* NUL-terminated inside the maps buffer, "" if none */
 };
 
-static uint64_t parse_hex(const char **p) {
+static uint64_t parse_num(const char **p, unsigned base) {
   uint64_t v = 0;
-  for (;;) {
-    char c = **p;
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return v;
-    v = v * 16 + (uint64_t)d;
-    (*p)++;
-  }
+  long n = fmt_parse_u64(*p, (size_t)-1, base, &v);
+  if (n > 0) *p += n;
+  return v;
 }
 
 /* Parses one line in place (writes a NUL at its end); returns the next line. */
 static char *parse_line(char *s, struct map_line *ml) {
   const char *p = s;
-  ml->start = parse_hex(&p);
+  ml->start = parse_num(&p, 16);
   p++;
-  ml->end = parse_hex(&p);
+  ml->end = parse_num(&p, 16);
   p++;
   memcpy(ml->perms, p, 4);
   ml->perms[4] = 0;
   p += 5;
-  ml->offset = parse_hex(&p);
+  ml->offset = parse_num(&p, 16);
   p++;
   while (*p && *p != ' ') p++; /* device */
   p++;
-  ml->inode = 0;
-  while (*p >= '0' && *p <= '9') ml->inode = ml->inode * 10 + (uint64_t)(*p++ - '0');
+  ml->inode = parse_num(&p, 10);
   while (*p == ' ') p++;
   ml->path = p;
   char *nl = strchr(p, '\n');
@@ -142,9 +137,7 @@ struct smaps_info {
 
 static uint64_t parse_kb(const char *p) {
   while (*p == ' ') p++;
-  uint64_t v = 0;
-  while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
-  return v;
+  return parse_num(&p, 10);
 }
 
 /* Consumes the "Key: value" lines after a region's line; returns the next

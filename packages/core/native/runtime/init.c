@@ -21,12 +21,7 @@ static void copy_env(char *dst, size_t cap, const char *name) {
 
 static uint64_t parse_hex(const char *s) {
   uint64_t v = 0;
-  for (; s && *s; s++) {
-    int c = *s;
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (d < 0) break;
-    v = v * 16 + (uint64_t)d;
-  }
+  if (s) fmt_parse_hex(s, (size_t)-1, &v);
   return v;
 }
 
@@ -86,7 +81,7 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   real_resolve_all();
   loader_init();
   cmdline_note();
-  g_debug = getenv(DMTCP_ENV_DEBUG) && getenv(DMTCP_ENV_DEBUG)[0] == '1';
+  dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_ENV_DEBUG)));
   g_rt.argc = argc;
   g_rt.argv = argv;
   g_rt.coord_port = atoi(port);

@@ -4,21 +4,12 @@
 
 #include "runtime.h"
 
-int g_debug;
-
 void log_msg(const char *fmt, ...) {
   char buf[1024];
-  struct sbuf sb;
-  sb_init(&sb, buf, sizeof buf - 1);
-  sb_puts(&sb, "dmtcp[");
-  sb_putu(&sb, (uint64_t)sys_getpid());
-  sb_puts(&sb, "]: ");
   va_list ap;
   va_start(ap, fmt);
-  sb_vformat(&sb, fmt, ap);
+  dmtcp_vlog_to(2, NULL, buf, sizeof buf, fmt, ap);
   va_end(ap);
-  buf[sb.len++] = '\n';
-  sys_write(2, buf, sb.len);
 }
 
 const char *errno_text(int err) {

@@ -13,31 +13,17 @@
 
 #include "dmtcp/image.h"
 #include "dmtcp/protocol.h"
-#include "sys.h"
+#include "dmtcp/debug.h"
+#include "dmtcp/fds.h"
+#include "dmtcp/fmt.h"
+#include "dmtcp/hash.h"
+#include "dmtcp/sys.h"
+#include "dmtcp/visibility.h"
 
-#define HIDDEN __attribute__((visibility("hidden")))
-#define EXPORT __attribute__((visibility("default")))
-
-/* ---- text building without malloc or stdio (sbuf.c) ---- */
-struct sbuf {
-  char *buf;
-  size_t len;
-  size_t cap;
-  int overflow;
-};
-HIDDEN void sb_init(struct sbuf *sb, char *buf, size_t cap);
-HIDDEN void sb_putc(struct sbuf *sb, char c);
-HIDDEN void sb_puts(struct sbuf *sb, const char *s);
-HIDDEN void sb_putn(struct sbuf *sb, const char *s, size_t n);
-HIDDEN void sb_putu(struct sbuf *sb, uint64_t v);
-HIDDEN void sb_puti(struct sbuf *sb, int64_t v);
-HIDDEN void sb_putx(struct sbuf *sb, uint64_t v, int width);
-HIDDEN void sb_json_str(struct sbuf *sb, const char *s);
-HIDDEN void sb_vformat(struct sbuf *sb, const char *fmt, va_list ap);
-HIDDEN const char *sb_cstr(struct sbuf *sb);
+#define HIDDEN DMTCP_HIDDEN
+#define EXPORT DMTCP_EXPORT
 
 /* ---- logging safe at checkpoint time (log.c) ---- */
-HIDDEN extern int g_debug;
 HIDDEN void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The C library's text for an errno or signal, untranslated (no locale
  * lookup, no allocation). */
@@ -45,7 +31,7 @@ HIDDEN const char *errno_text(int err);
 HIDDEN const char *signal_text(int sig);
 #define LOG_DEBUG(...)                   \
   do {                                   \
-    if (g_debug) log_msg(__VA_ARGS__);   \
+    if (dmtcp_debug()) log_msg(__VA_ARGS__); \
   } while (0)
 
 /* ---- thread context (ctx.S) ---- */

@@ -59,12 +59,8 @@ static int never_taken(int sig) { return sig == SIGKILL || sig == SIGSTOP || sig
 
 static uint64_t parse_hex(const char *p) {
   uint64_t v = 0;
-  for (;; p++) {
-    int c = *p;
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return v;
-    v = v << 4 | (uint64_t)d;
-  }
+  fmt_parse_hex(p, (size_t)-1, &v);
+  return v;
 }
 
 static const char *find_field(const char *buf, const char *name) {

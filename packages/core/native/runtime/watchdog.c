@@ -70,9 +70,9 @@ static void watch(void *arg) {
 /* The restart's environment: NUL-separated "K=V" from the restart program. */
 static const char *restart_env(const char *name) {
   const char *p = (const char *)g_restart_info.env_addr, *end = p + g_restart_info.env_len;
-  size_t n = sys_strlen(name);
+  size_t n = fmt_strlen(name);
   while (p && p < end) {
-    size_t len = sys_strlen(p);
+    size_t len = fmt_strlen(p);
     size_t i = 0;
     while (i < n && p[i] == name[i]) i++;
     if (i == n && p[n] == '=') return p + n + 1;
@@ -105,7 +105,7 @@ void watchdog_start(void) {
   const char *v = restart_env("DMTCP_RESTART_TIMEOUT");
   if (v) {
     uint64_t s = 0;
-    while (*v >= '0' && *v <= '9') s = s * 10 + (uint64_t)(*v++ - '0');
+    fmt_parse_dec(v, (size_t)-1, &s);
     limit_s = s;
   }
   if (limit_s == 0) return;

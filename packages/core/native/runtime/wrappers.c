@@ -371,7 +371,7 @@ EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
  * coordinator connection must survive that. */
 
 static int is_protected_fd(int fd) {
-  return g_rt.enabled && fd >= DMTCP_PROTECTED_FD_BASE && fd < DMTCP_PROTECTED_FD_BASE + 20;
+  return g_rt.enabled && dmtcp_fd_protected(fd);
 }
 
 EXPORT int close(int fd) {
