@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "dmtcp/visibility.h"
+
 enum d5_event {
   D5_INIT = 0,
   D5_EXIT = 1,
@@ -35,19 +37,19 @@ struct d5_data {
 };
 
 /* Number of plugins registered through dmtcp_register_plugin. */
-__attribute__((visibility("hidden"))) extern int g_d5_count;
+DMTCP_HIDDEN extern int g_d5_count;
 /* Calls the process's dmtcp_initialize_plugin chain (once per program). */
-__attribute__((visibility("hidden"))) void dmtcp5_init(void);
+DMTCP_HIDDEN void dmtcp5_init(void);
 /* Delivers a DMTCP event to every registered plugin: in registration order,
  * or in reverse (the events on the way back, as DMTCP orders them). */
-__attribute__((visibility("hidden"))) void dmtcp5_deliver(int d5_event, const struct d5_data *d, int reverse);
+DMTCP_HIDDEN void dmtcp5_deliver(int d5_event, const struct d5_data *d, int reverse);
 /* Our events in DMTCP's terms: the ones delivered before our own plugin
  * chain runs, and the ones after it (events.c). */
-__attribute__((visibility("hidden"))) void dmtcp5_before(int our_event, const void *our_data);
-__attribute__((visibility("hidden"))) void dmtcp5_after(int our_event, const void *our_data);
+DMTCP_HIDDEN void dmtcp5_before(int our_event, const void *our_data);
+DMTCP_HIDDEN void dmtcp5_after(int our_event, const void *our_data);
 /* True if `addr` lies in a library that registered a DMTCP-style plugin. */
-__attribute__((visibility("hidden"))) int dmtcp5_owns(const void *addr);
+DMTCP_HIDDEN int dmtcp5_owns(const void *addr);
 /* DMTCP's one-argument dmtcp_global_barrier. */
-__attribute__((visibility("hidden"))) void dmtcp5_global_barrier(const char *name);
+DMTCP_HIDDEN void dmtcp5_global_barrier(const char *name);
 
 #endif
