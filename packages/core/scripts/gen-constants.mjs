@@ -430,7 +430,7 @@ export function runGenerator(argv, { cwd = process.cwd(), out = (s) => process.s
   const shown = path.relative(cwd, outFile) || outFile;
   if (mode === 'check') {
     if (current === text) return 0;
-    err(`${shown} is ${current === null ? 'missing' : 'stale'}: regenerate it (${prog} ${argv.filter((a) => a !== '--check').join(' ')})`.replace(/ \)$/, ')'));
+    err(`${prog}: ${shown} is ${current === null ? 'missing' : 'stale'}: regenerate it (${prog} ${argv.filter((a) => a !== '--check').join(' ')})`.replace(/ \)$/, ')'));
     return 1;
   }
   // Leave the file untouched when nothing changed so watchers and
@@ -444,9 +444,11 @@ export function runGenerator(argv, { cwd = process.cwd(), out = (s) => process.s
   return 0;
 }
 
+/** Run as a program, not imported (the CLI bundles this file, hence the name test). */
 function isMain() {
+  const self = fileURLToPath(import.meta.url);
   try {
-    return !!process.argv[1] && realpathSync(path.resolve(process.argv[1])) === fileURLToPath(import.meta.url);
+    return path.basename(self) === 'gen-constants.mjs' && !!process.argv[1] && realpathSync(path.resolve(process.argv[1])) === self;
   } catch {
     return false;
   }
