@@ -1,21 +1,29 @@
-// Generates src/generated/constants.ts from the C headers, so that the wire
-// protocol and image layout have exactly one source of truth.
+#!/usr/bin/env node
+// Generates the TypeScript (or JavaScript) mirror of C headers, so that what
+// both languages need has exactly one source of truth: the core's wire
+// protocol and image layout, and each plugin's own wire header.
 //
-//   node scripts/gen-constants.mjs            write src/generated/constants.ts
-//   node scripts/gen-constants.mjs --stdout   print it instead
-//   node scripts/gen-constants.mjs --check    exit 1 if the file on disk is stale
-//   node scripts/gen-constants.mjs --stdout a.h b.h   other headers (for tests)
+//   dmtcp-gen-constants [IN.h...] [-o OUT] [--check | --stdout]
+//   (also `dmtcp gen-constants ...`, and node scripts/gen-constants.mjs)
 //
-// Only object-like `#define NAME value` lines are taken, where value is a
-// string literal or an integer expression over literals and earlier names.
-// Anything else (include guards, function-like macros, casts) is skipped.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Without IN.h, the core's headers and src/generated/constants.ts. With
+// --check nothing is written: exit 1 if OUT is not what it would be. OUT
+// ending in .js or .mjs gets plain JavaScript, anything else TypeScript.
+//
+// Taken from the headers:
+// - object-like `#define NAME value` lines, where value is a string literal
+//   or an integer expression over literals and earlier names;
+// - record lists `#define NAME(X) X(FIELD, TYPE, PRESENCE) ...` (see
+//   include/dmtcp/records.h): an interface, a field table and a validating
+//   parser for each.
+// Anything else (include guards, other function-like macros, casts) is skipped.
+import { mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const headers = ['include/dmtcp/protocol.h', 'include/dmtcp/image.h', 'include/dmtcp/plugin.h'];
-const outFile = path.join(root, 'src', 'generated', 'constants.ts');
+const coreHeaders = ['include/dmtcp/protocol.h', 'include/dmtcp/image.h', 'include/dmtcp/plugin.h', 'include/dmtcp/records.h'];
+const coreOut = 'src/generated/constants.ts';
 
 /** Removes comments (keeping the text of the first trailing comment of each
  *  line for documentation) and joins continuation lines. String literals are
@@ -176,13 +184,52 @@ function stringValue(value) {
   return any ? out : undefined;
 }
 
+export const FIELD_TYPES = {
+  string: 'string',
+  uint: 'number',
+  int: 'number',
+  bool: 'boolean',
+  uint_string_pairs: 'Array<[number, string]>',
+};
+
+/** A record list's body, `X(F, T, P) X(...)`, as fields; null when the body
+ *  is not only such calls of the parameter. Names must be known strings. */
+function recordFields(name, param, body, known) {
+  const call = new RegExp(`\\s*${param}\\s*\\(\\s*([A-Za-z_]\\w*)\\s*,\\s*([A-Za-z_]\\w*)\\s*,\\s*([A-Za-z_]\\w*)\\s*\\)`, 'y');
+  const fields = [];
+  let pos = 0;
+  while (pos < body.length && !/^\s*$/.test(body.slice(pos))) {
+    call.lastIndex = pos;
+    const m = call.exec(body);
+    if (!m) return null;
+    const [, field, type, presence] = m;
+    const key = known.get(field);
+    if (typeof key !== 'string') throw new Error(`${name}: ${field} is not a string defined before it`);
+    if (!Object.hasOwn(FIELD_TYPES, type)) throw new Error(`${name}: ${field} has unknown type ${type} (expected ${Object.keys(FIELD_TYPES).join(', ')})`);
+    if (presence !== 'required' && presence !== 'optional') throw new Error(`${name}: ${field} must be required or optional, not ${presence}`);
+    if (fields.some((f) => f.key === key)) throw new Error(`${name}: key "${key}" is listed twice`);
+    fields.push({ key, type, required: presence === 'required' });
+    pos = call.lastIndex;
+  }
+  return fields.length > 0 ? fields : null;
+}
+
+/** The constants and record lists of one header, in order. */
 export function parseHeader(text, known = new Map()) {
   const defs = [];
   for (const { code, doc } of logicalLines(text)) {
     const m = /^\s*#\s*define\s+([A-Za-z_]\w*)(\(?)(.*)$/.exec(code);
     if (!m) continue;
     const [, name, paren, rest] = m;
-    if (paren) continue; // function-like macro
+    if (paren) {
+      const fm = /^\s*([A-Za-z_]\w*)\s*\)(.*)$/.exec(rest);
+      const fields = fm ? recordFields(name, fm[1], fm[2], known) : null;
+      if (!fields) continue; // another function-like macro
+      if (known.has(name)) throw new Error(`${name} is defined twice`);
+      known.set(name, fields);
+      defs.push({ name, record: fields, doc });
+      continue;
+    }
     const value = rest.trim();
     if (!value) continue; // include guard or flag macro
     let v = stringValue(value);
@@ -204,54 +251,206 @@ function tsLiteral(v, source) {
   return `${v}n`;
 }
 
-export function generate(files = headers) {
+/** DMTCP_WRITTEN_RECORD -> DmtcpWrittenRecord */
+function typeName(macro) {
+  return macro.toLowerCase().split('_').filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+}
+
+const comment = (text) => text.replace(/\*\//g, '* /');
+
+/** What every generated parser shares; emitted once per file that has records. */
+function recordHelpers(ts) {
+  const t = (typed, plain = '') => (ts ? typed : plain);
+  return `
+${t(`/** A parsed record, or why the payload is not one. */
+export type WireParse<T> = { ok: true; value: T } | { ok: false; error: string };
+export type WireFieldType = ${Object.keys(FIELD_TYPES).map((k) => `'${k}'`).join(' | ')};
+export interface WireField {
+  readonly key: string;
+  readonly type: WireFieldType;
+  readonly required: boolean;
+}
+`)}
+function wireValueOk(type${t(': WireFieldType')}, v${t(': unknown')})${t(': boolean')} {
+  switch (type) {
+    case 'string': return typeof v === 'string';
+    case 'uint': return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    case 'int': return typeof v === 'number' && Number.isSafeInteger(v);
+    case 'bool': return typeof v === 'boolean';
+    case 'uint_string_pairs':
+      return Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && wireValueOk('uint', e[0]) && typeof e[1] === 'string');
+  }
+  return false;
+}
+
+/** Checks a JSON record against its field list; keys the list does not name are dropped. */
+export function parseWireRecord(payload${t(': Uint8Array | string')}, fields${t(': readonly WireField[]')})${t(': WireParse<Record<string, unknown>>')} {
+  const text = typeof payload === 'string' ? payload : new TextDecoder().decode(payload);
+  let obj${t(': unknown')};
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'not JSON' };
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { ok: false, error: 'not a JSON object' };
+  const src = obj${t(' as Record<string, unknown>')};
+  const value${t(': Record<string, unknown>')} = {};
+  for (const f of fields) {
+    const v = Object.hasOwn(src, f.key) ? src[f.key] : undefined;
+    if (v === undefined) {
+      if (f.required) return { ok: false, error: \`no "\${f.key}"\` };
+      continue;
+    }
+    if (!wireValueOk(f.type, v)) return { ok: false, error: \`"\${f.key}" is not a \${f.type}: \${JSON.stringify(v).slice(0, 40)}\` };
+    value[f.key] = v;
+  }
+  return { ok: true, value };
+}
+`;
+}
+
+function recordCode(d, ts) {
+  const type = typeName(d.name);
+  const doc = d.doc ? `/** ${comment(d.doc)} */\n` : '';
+  let out = '';
+  if (ts) {
+    out += `${doc}export interface ${type} {\n`;
+    for (const f of d.record) out += `  readonly ${f.key}${f.required ? '' : '?'}: ${FIELD_TYPES[f.type]};\n`;
+    out += '}\n';
+  }
+  const table = d.record.map((f) => `  { key: ${JSON.stringify(f.key)}, type: '${f.type}', required: ${f.required} },\n`).join('');
+  out += `export const ${d.name}${ts ? ': readonly WireField[]' : ''} = [\n${table}];\n`;
+  out += ts
+    ? `export function parse${type}(payload: Uint8Array | string): WireParse<${type}> {\n  return parseWireRecord(payload, ${d.name}) as WireParse<${type}>;\n}\n`
+    : `${doc}export function parse${type}(payload) {\n  return parseWireRecord(payload, ${d.name});\n}\n`;
+  return out;
+}
+
+/** The mirror of the headers. inputs: [{ label, text }]; js: plain JavaScript. */
+export function generateFrom(inputs, { js = false, how = 'dmtcp gen-constants' } = {}) {
   const known = new Map();
-  let out = '// Generated by scripts/gen-constants.mjs from ' + files.join(' and ') + '.\n'
-    + '// Do not edit: change the headers and rebuild (pnpm --filter @dmtcp/core build).\n';
-  for (const rel of files) {
-    const defs = parseHeader(readFileSync(path.resolve(root, rel), 'utf8'), known);
-    out += `\n// ${rel}\n`;
+  const parsed = inputs.map(({ label, text }) => ({ label, defs: parseHeader(text, known) }));
+  const hasRecords = parsed.some((p) => p.defs.some((d) => d.record));
+  let out = `// Generated by ${how} from ${inputs.map((i) => i.label).join(' and ')}.\n`
+    + '// Do not edit: change the headers and rebuild.\n';
+  if (hasRecords) out += recordHelpers(!js);
+  for (const { label, defs } of parsed) {
+    out += `\n// ${label}\n`;
     for (const d of defs) {
+      if (d.record) {
+        out += recordCode(d, !js);
+        continue;
+      }
       const lit = tsLiteral(d.value, d.source);
-      const doc = d.doc ? d.doc.replace(/\*\//g, '* /') : '';
+      const doc = d.doc ? comment(d.doc) : '';
       const plain = /^(0[xX][0-9a-fA-F]+|\d+)[uUlL]*$/.test(d.source);
       const note = typeof d.value !== 'string' && !plain ? `(C: ${d.source})` : '';
-      const comment = [doc, note].filter(Boolean).join(' ');
-      if (comment) out += `/** ${comment} */\n`;
+      const text = [doc, note].filter(Boolean).join(' ');
+      if (text) out += `/** ${text} */\n`;
       out += `export const ${d.name} = ${lit};\n`;
     }
   }
   return out;
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
-  const args = process.argv.slice(2);
-  const files = args.filter((a) => !a.startsWith('--'));
-  const text = generate(files.length > 0 ? files : headers);
-  if (args.includes('--stdout')) {
-    process.stdout.write(text);
-  } else if (args.includes('--check')) {
-    let current = '';
-    try {
-      current = readFileSync(outFile, 'utf8');
-    } catch {}
-    if (current !== text) {
-      console.error(`${path.relative(root, outFile)} is stale: run node scripts/gen-constants.mjs`);
-      process.exit(1);
+/** The core's mirror (files relative to the package root). */
+export function generate(files = coreHeaders) {
+  return generateFrom(files.map((rel) => ({ label: rel, text: readFileSync(path.resolve(root, rel), 'utf8') })),
+    { how: 'scripts/gen-constants.mjs' });
+}
+
+const USAGE = 'usage: dmtcp gen-constants [IN.h...] [-o OUT] [--check | --stdout]';
+
+/** The command line; returns the exit status. Paths are relative to cwd. */
+export function runGenerator(argv, { cwd = process.cwd(), out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(`${s}\n`), prog = 'dmtcp gen-constants' } = {}) {
+  const inputs = [];
+  let output = null;
+  let mode = 'write';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--check') mode = 'check';
+    else if (a === '--stdout') mode = 'stdout';
+    else if (a === '-h' || a === '--help') {
+      out(`${USAGE}\n\nWrites OUT (TypeScript, or JavaScript for .js/.mjs) from the #define constants and\nrecord lists of the headers; --check exits 1 when OUT is stale. Without IN.h:\nthe core's headers into its src/generated/constants.ts.\n`);
+      return 0;
+    } else if (a === '-o' || a === '--out') {
+      output = argv[++i] ?? null;
+      if (output === null) {
+        err(`${prog}: ${a} needs a file (${USAGE})`);
+        return 2;
+      }
+    } else if (a.startsWith('-')) {
+      err(`${prog}: unknown option ${JSON.stringify(a)} (${USAGE})`);
+      return 2;
+    } else inputs.push(a);
+  }
+  let text;
+  let outFile;
+  try {
+    if (inputs.length === 0) {
+      if (output !== null) {
+        err(`${prog}: -o needs at least one header (${USAGE})`);
+        return 2;
+      }
+      text = generate();
+      outFile = path.join(root, coreOut);
+    } else {
+      if (output === null && mode !== 'stdout') {
+        err(`${prog}: no output file: give -o OUT (${USAGE})`);
+        return 2;
+      }
+      outFile = output === null ? null : path.resolve(cwd, output);
+      const js = outFile !== null && /\.m?js$/.test(outFile);
+      const sources = inputs.map((rel) => {
+        const file = path.resolve(cwd, rel);
+        let body;
+        try {
+          body = readFileSync(file, 'utf8');
+        } catch (e) {
+          throw new Error(`cannot read ${rel} (${e.code ?? e.message})`);
+        }
+        // Labels are relative to the output, so the text does not depend on where it was run.
+        const label = outFile ? path.relative(path.dirname(outFile), file).split(path.sep).join('/') : rel;
+        return { label, text: body };
+      });
+      text = generateFrom(sources, { js, how: 'dmtcp gen-constants' });
     }
-  } else {
+  } catch (e) {
+    err(`${prog}: ${e.message}`);
+    return 1;
+  }
+  if (mode === 'stdout') {
+    out(text);
+    return 0;
+  }
+  let current = null;
+  try {
+    current = readFileSync(outFile, 'utf8');
+  } catch {}
+  const shown = path.relative(cwd, outFile) || outFile;
+  if (mode === 'check') {
+    if (current === text) return 0;
+    err(`${prog}: ${shown} is ${current === null ? 'missing' : 'stale'}: regenerate it (${prog} ${argv.filter((a) => a !== '--check').join(' ')})`.replace(/ \)$/, ')'));
+    return 1;
+  }
+  // Leave the file untouched when nothing changed so watchers and
+  // incremental builds do not see a spurious modification.
+  if (current !== text) {
     mkdirSync(path.dirname(outFile), { recursive: true });
-    let current = null;
-    try {
-      current = readFileSync(outFile, 'utf8');
-    } catch {}
-    // Leave the file untouched when nothing changed so watchers and
-    // incremental builds do not see a spurious modification.
-    if (current !== text) {
-      const tmp = `${outFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, text);
-      renameSync(tmp, outFile);
-    }
+    const tmp = `${outFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, outFile);
+  }
+  return 0;
+}
+
+/** Run as a program, not imported (the CLI bundles this file, hence the name test). */
+function isMain() {
+  const self = fileURLToPath(import.meta.url);
+  try {
+    return path.basename(self) === 'gen-constants.mjs' && !!process.argv[1] && realpathSync(path.resolve(process.argv[1])) === self;
+  } catch {
+    return false;
   }
 }
+if (isMain()) process.exitCode = runGenerator(process.argv.slice(2), { prog: path.basename(process.argv[1]).replace(/\.mjs$/, '') });

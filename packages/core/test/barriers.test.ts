@@ -205,8 +205,8 @@ describe('resolveReplies', () => {
 describe('collectImages', () => {
   it('reads image paths, resolving relative ones, and reports bad records', () => {
     const recs: BarrierRecord[] = [
-      { upid: '1', payload: b('{"image":"/a/ckpt_p_1.dmtcp","bytes":10}'), hello: hello('1') },
-      { upid: '2', payload: b('{"image":"ckpt_p_2.dmtcp"}'), hello: hello('2', { ckptdir: '/d/' }) },
+      { upid: '1', payload: b('{"image":"/a/ckpt_p_1.dmtcp","bytes":10,"frozen_ms":3}'), hello: hello('1') },
+      { upid: '2', payload: b('{"image":"ckpt_p_2.dmtcp","bytes":0,"frozen_ms":0}'), hello: hello('2', { ckptdir: '/d/' }) },
       { upid: '3', payload: b('garbage'), hello: hello('3') },
       { upid: '4', payload: b('{}'), hello: hello('4') },
     ];
@@ -216,6 +216,6 @@ describe('collectImages', () => {
       { upid: '2', image: '/d/ckpt_p_2.dmtcp', bytes: 0 },
     ]);
     expect(problems).toHaveLength(2);
-    expect(problems[0]).toMatch(/upid 3 \(p3\) sent a malformed ckpt:written record/);
+    expect(problems).toEqual(['upid 3 (p3) sent a malformed ckpt:written record: not JSON', 'upid 4 (p4) sent a malformed ckpt:written record: no "image"']);
   });
 });

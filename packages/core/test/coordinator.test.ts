@@ -169,7 +169,7 @@ async function runCheckpoint(ws: [Worker, string][], plugin: string[] = []): Pro
   for (const [w] of ws) await w.doCheckpoint();
   for (const name of ['ckpt:suspended', ...plugin, 'ckpt:written', 'ckpt:resumed']) {
     for (const [w, prog] of ws) {
-      w.barrier(name, name === 'ckpt:written' ? JSON.stringify({ image: image(w, prog), bytes: 4096 }) : '');
+      w.barrier(name, name === 'ckpt:written' ? JSON.stringify({ frozen_ms: 1, image: image(w, prog), bytes: 4096 }) : '');
     }
     for (const [w] of ws) await w.released(name);
   }
@@ -310,8 +310,8 @@ describe('checkpoint', () => {
       const reply = command<CheckpointReply>({ cmd: 'checkpoint' });
       for (const w of [a, b]) await w.doCheckpoint();
       for (const name of ['ckpt:suspended', 'ckpt:written', 'ckpt:resumed']) {
-        a.barrier(name, name === 'ckpt:written' ? JSON.stringify({ image: path.join(dir, "it's a.dmtcp") }) : '');
-        b.barrier(name, name === 'ckpt:written' ? JSON.stringify({ image: path.join(other, 'b.dmtcp') }) : '');
+        a.barrier(name, name === 'ckpt:written' ? JSON.stringify({ bytes: 0, frozen_ms: 1, image: path.join(dir, "it's a.dmtcp") }) : '');
+        b.barrier(name, name === 'ckpt:written' ? JSON.stringify({ bytes: 0, frozen_ms: 1, image: path.join(other, 'b.dmtcp') }) : '');
         await a.released(name);
         await b.released(name);
       }
@@ -384,7 +384,7 @@ describe('checkpoint', () => {
     const reply = command<CheckpointReply>({ cmd: 'checkpoint' });
     for (const w of [a, b]) await w.doCheckpoint();
     for (const name of ['ckpt:suspended', 'ckpt:written']) {
-      for (const [w, p] of [[a, 'a'], [b, 'b']] as const) w.barrier(name, name === 'ckpt:written' ? JSON.stringify({ image: image(w, p) }) : '');
+      for (const [w, p] of [[a, 'a'], [b, 'b']] as const) w.barrier(name, name === 'ckpt:written' ? JSON.stringify({ bytes: 0, frozen_ms: 1, image: image(w, p) }) : '');
       await a.released(name);
       await b.released(name);
     }
@@ -415,7 +415,7 @@ describe('checkpoint', () => {
     expect(await c.idle()).toBe(0);
     expect(logs.at(-1)).toMatch(/launch hello from c \(pid 102\) waits for the checkpoint round to end/);
     for (const name of ['ckpt:written', 'ckpt:resumed']) {
-      for (const [w, p] of [[a, 'a'], [b, 'b']] as const) w.barrier(name, name === 'ckpt:written' ? JSON.stringify({ image: image(w, p) }) : '');
+      for (const [w, p] of [[a, 'a'], [b, 'b']] as const) w.barrier(name, name === 'ckpt:written' ? JSON.stringify({ bytes: 0, frozen_ms: 1, image: image(w, p) }) : '');
       await a.released(name);
       await b.released(name);
     }
@@ -440,7 +440,7 @@ describe('checkpoint', () => {
     const later = command<CheckpointReply>({ cmd: 'checkpoint' });
     await a.idle();
     for (const name of ['ckpt:written', 'ckpt:resumed']) {
-      a.barrier(name, name === 'ckpt:written' ? JSON.stringify({ image: image(a, 'a') }) : '');
+      a.barrier(name, name === 'ckpt:written' ? JSON.stringify({ bytes: 0, frozen_ms: 1, image: image(a, 'a') }) : '');
       await a.released(name);
     }
     expect((await first).generation).toBe(1);

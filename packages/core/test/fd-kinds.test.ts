@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decideFds, FD_KINDS, formatFds, formatNeeds, KIND_PLUGIN, NOTE_MAX, parseFdReport, unhandledFds } from '../src/coordinator/fd-kinds.ts';
 import { readFileSync } from 'node:fs';
 
-const rec = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
+/** A ckpt:suspended record as the runtime sends it: every required field. */
+const rec = (o: object): Buffer => Buffer.from(JSON.stringify({ image: '', strict: false, ...o }));
 
 describe('parseFdReport', () => {
   it('reads the record, sorted by fd', () => {
@@ -14,7 +15,12 @@ describe('parseFdReport', () => {
     expect(parseFdReport(Buffer.alloc(0))).toBeNull();
     expect(parseFdReport(Buffer.from('{'))).toBeNull();
     expect(parseFdReport(rec({ fds: [['3', 'file']] }))).toBeNull();
-    expect(parseFdReport(rec([1]))).toBeNull();
+    expect(parseFdReport(rec({ fds: [[3]] }))).toBeNull();
+    expect(parseFdReport(Buffer.from('[1]'))).toBeNull();
+    // Every field of DMTCP_SUSPENDED_RECORD but "truncated" is required.
+    expect(parseFdReport(Buffer.from('{"image":"x","fds":[]}'))).toBeNull();
+    expect(parseFdReport(Buffer.from('{"image":"x","strict":false}'))).toBeNull();
+    expect(parseFdReport(rec({ strict: 'yes', fds: [] }))).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 // `dmtcp plugin new`: the package it creates builds with make and passes its
 // own end-to-end test (checkpoint, kill, restart) as created.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -58,7 +58,18 @@ test('plugin new: the scaffold builds and its check passes', async () => {
     throw new Error(`the scaffold's check failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
   }
   const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
-  expect(plain).toMatch(/Tests\s+1 passed \(1\)/);
+  expect(plain).toMatch(/Tests\s+2 passed \(2\)/);
+
+  // The wire header is the one source: a change to it makes the wire check
+  // fail until make regenerates wire.js, which the coordinator module reads.
+  const header = path.join(pkg, 'native', 'hello_wire.h');
+  expect(readFileSync(path.join(pkg, 'wire.js'), 'utf8')).toContain('export const HELLO_BARRIER_COUNT = "hello:count";');
+  writeFileSync(header, readFileSync(header, 'utf8').replace('#endif', '#define HELLO_MAGIC 0x4c4c4548u\n\n#endif'));
+  const wireCheck = () => run(process.execPath, [vitestBin(), 'run', '--root', pkg, 'test/wire.test.ts'], { env: innerEnv(), cwd: pkg, timeout: 60_000 });
+  await expect(wireCheck()).rejects.toThrow(/wire\.js is stale/);
+  await run('make', ['-C', pkg], { env: innerEnv() });
+  expect(readFileSync(path.join(pkg, 'wire.js'), 'utf8')).toContain('export const HELLO_MAGIC = 0x4c4c4548;');
+  await wireCheck();
 }, 180_000);
 
 test('plugin new: bad names and occupied directories are one-line errors', async () => {

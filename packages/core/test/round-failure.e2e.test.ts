@@ -88,6 +88,8 @@ async function scenario(opts: {
   }
   const log = coord.proc.lines().filter((l) => / failed after .* ms: /.test(l));
   expect(log.length).toBeGreaterThanOrEqual(3);
+  // The runtime's records, good and failed, all parse (dmtcp/records.h).
+  expect(coord.proc.lines().filter((l) => /malformed/.test(l))).toEqual([]);
 
   await opts.fixIt();
   const beforeRequest = tags.map((t) => sequenceValues(proc, re(t)).at(-1) as number);

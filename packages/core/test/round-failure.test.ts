@@ -136,9 +136,9 @@ it('one failed write fails the round for every process: nobody is released to re
   const b = await launch('b', 101);
   const reply = command<ErrorReply>({ cmd: 'checkpoint' });
   await suspend([[a, ''], [b, '']]);
-  a.barrier('ckpt:written', { image: image(a, 'a'), bytes: 4096 });
+  a.barrier('ckpt:written', { frozen_ms: 1, image: image(a, 'a'), bytes: 4096 });
   expect(await a.idle()).toBe(0);
-  b.barrier('ckpt:written', { image: image(b, 'b'), bytes: 0, tmp: `${image(b, 'b')}.tmp`, error: 'No space left on device', errno: 28 });
+  b.barrier('ckpt:written', { frozen_ms: 1, image: image(b, 'b'), bytes: 0, tmp: `${image(b, 'b')}.tmp`, error: 'No space left on device', errno: 28 });
   const reason = `ckpt_b_${hex64(b.upid)}.dmtcp.tmp: No space left on device`;
   for (const w of [a, b]) {
     const f = await w.next();
@@ -153,8 +153,8 @@ it('one failed write fails the round for every process: nobody is released to re
   const next = command<CheckpointReply>({ cmd: 'checkpoint' });
   await suspend([[a, ''], [b, '']]);
   for (const name of ['ckpt:written', 'ckpt:resumed']) {
-    a.barrier(name, name === 'ckpt:written' ? { image: image(a, 'a') } : '');
-    b.barrier(name, name === 'ckpt:written' ? { image: image(b, 'b') } : '');
+    a.barrier(name, name === 'ckpt:written' ? { bytes: 0, frozen_ms: 1, image: image(a, 'a') } : '');
+    b.barrier(name, name === 'ckpt:written' ? { bytes: 0, frozen_ms: 1, image: image(b, 'b') } : '');
     await released(a, name);
     await released(b, name);
   }
@@ -173,8 +173,8 @@ it('warns once per process about descriptors no plugin restores and gives each i
   expect(ra!.payload.toString()).toBe('ckpt_a.dmtcp: fd 10 (epoll), fd 11 (eventfd), fd 12 (socket) were not restored (need plugin-event, plugin-socket); the program fails if it uses them');
   expect(rb!.payload.length).toBe(0);
   for (const name of ['ckpt:written', 'ckpt:resumed']) {
-    a.barrier(name, name === 'ckpt:written' ? { image: image(a, 'a') } : '');
-    b.barrier(name, name === 'ckpt:written' ? { image: image(b, 'b') } : '');
+    a.barrier(name, name === 'ckpt:written' ? { bytes: 0, frozen_ms: 1, image: image(a, 'a') } : '');
+    b.barrier(name, name === 'ckpt:written' ? { bytes: 0, frozen_ms: 1, image: image(b, 'b') } : '');
     await released(a, name);
     await released(b, name);
   }
@@ -200,7 +200,7 @@ it('a rename that failed after release makes the checkpoint incomplete, not done
   const a = await launch('a', 100);
   const reply = command<ErrorReply>({ cmd: 'checkpoint' });
   await suspend([[a, '']]);
-  a.barrier('ckpt:written', { image: image(a, 'a') });
+  a.barrier('ckpt:written', { bytes: 0, frozen_ms: 1, image: image(a, 'a') });
   await released(a, 'ckpt:written');
   a.barrier('ckpt:resumed', { error: 'cannot rename ckpt_a.dmtcp.tmp: No such file or directory' });
   await released(a, 'ckpt:resumed');

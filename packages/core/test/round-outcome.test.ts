@@ -8,24 +8,49 @@ const hello = (prog: string): HelloInfo => ({
 });
 const r = (upid: string, prog: string, o: unknown): BarrierRecord => ({ upid, hello: hello(prog), payload: Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)) });
 
+/** A ckpt:written record as the runtime sends it: every required field. */
+const w = (o: object): object => ({ bytes: 0, frozen_ms: 1, ...o });
+
 describe('writtenOutcome', () => {
   it('completes when every image was written', () => {
-    const out = writtenOutcome([r('1', 'a', { image: 'ckpt_a.dmtcp', bytes: 5 }), r('2', 'b', { image: '/x/ckpt_b.dmtcp' })], (x) => x.hello.ckptdir);
+    const out = writtenOutcome([r('1', 'a', w({ image: 'ckpt_a.dmtcp', bytes: 5 })), r('2', 'b', w({ image: '/x/ckpt_b.dmtcp' }))], (x) => x.hello.ckptdir);
     expect(out).toEqual({ ok: true, problems: [], images: [{ upid: '1', image: '/ck/ckpt_a.dmtcp', bytes: 5 }, { upid: '2', image: '/x/ckpt_b.dmtcp', bytes: 0 }] });
   });
   it('fails on any error, naming each temp image and its errno text', () => {
     const out = writtenOutcome([
-      r('1', 'a', { image: '/ck/ckpt_a.dmtcp', tmp: '/ck/ckpt_a.dmtcp.tmp', error: 'Read-only file system' }),
-      r('2', 'b', { image: '/ck/ckpt_b.dmtcp' }),
-      r('3', 'c', { image: '/ck/ckpt_c.dmtcp', error: 'File too large' }),
+      r('1', 'a', w({ image: '/ck/ckpt_a.dmtcp', tmp: '/ck/ckpt_a.dmtcp.tmp', error: 'Read-only file system', errno: 30 })),
+      r('2', 'b', w({ image: '/ck/ckpt_b.dmtcp' })),
+      r('3', 'c', w({ image: '/ck/ckpt_c.dmtcp', error: 'File too large' })),
     ], () => '/');
     expect(out).toMatchObject({ ok: false, reason: 'ckpt_a.dmtcp.tmp: Read-only file system; ckpt_c.dmtcp.tmp: File too large' });
   });
   it('an error without an image name names the process', () => {
-    expect(writtenOutcome([r('7', 'a', { error: 'x' })], () => '/')).toMatchObject({ ok: false, reason: 'a (upid 7): x' });
+    expect(writtenOutcome([r('7', 'a', w({ image: '', error: 'x' }))], () => '/')).toMatchObject({ ok: false, reason: 'a (upid 7): x' });
   });
   it('a malformed record is a problem, not a failure', () => {
-    expect(writtenOutcome([r('1', 'a', '{'), r('2', 'b', { image: 'i.dmtcp' })], () => '/d')).toMatchObject({ ok: true, problems: ['upid 1 (a) sent a malformed ckpt:written record'] });
+    expect(writtenOutcome([r('1', 'a', '{'), r('2', 'b', w({ image: 'i.dmtcp' }))], () => '/d')).toMatchObject({
+      ok: true, problems: ['upid 1 (a) sent a malformed ckpt:written record: not JSON'], images: [{ upid: '2', image: '/d/i.dmtcp', bytes: 0 }],
+    });
+  });
+  it('refuses a record without a required field or with one of the wrong type, and says which', () => {
+    const out = writtenOutcome([
+      r('1', 'a', { image: 'a.dmtcp', frozen_ms: 1 }),
+      r('2', 'b', w({ image: 'b.dmtcp', bytes: '12' })),
+      r('3', 'c', w({ image: 'c.dmtcp', bytes: -1 })),
+      r('4', 'd', w({ image: 7 })),
+      // A failure whose record is malformed cannot be read either: reported, as any malformed record.
+      r('5', 'e', w({ image: 'e.dmtcp', error: 'x', errno: 'EIO' })),
+    ], () => '/d');
+    expect(out).toEqual({ ok: true, images: [], problems: [
+      'upid 1 (a) sent a malformed ckpt:written record: no "bytes"',
+      'upid 2 (b) sent a malformed ckpt:written record: "bytes" is not a uint: "12"',
+      'upid 3 (c) sent a malformed ckpt:written record: "bytes" is not a uint: -1',
+      'upid 4 (d) sent a malformed ckpt:written record: "image" is not a string: 7',
+      'upid 5 (e) sent a malformed ckpt:written record: "errno" is not a uint: "EIO"',
+    ] });
+  });
+  it('ignores keys the record list does not declare', () => {
+    expect(writtenOutcome([r('1', 'a', w({ image: 'a.dmtcp', later: { x: 1 } }))], () => '/d')).toMatchObject({ ok: true, problems: [] });
   });
 });
 

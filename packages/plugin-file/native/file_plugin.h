@@ -18,19 +18,8 @@
 #define FILE_PATH_CAP 4096
 #define FILE_TERMIOS_CAP 64
 
-/* The barrier at which processes agree on who writes back a file's
- * checkpointed contents; its policy is in src/coordinator.ts. */
-#define FILE_BARRIER_RESTORE_CONTENTS "file:restore-contents"
-/* Keys in its records are 16 hex digits, one per line. */
-#define FILE_KEY_HEX 16
-/* At DRAIN: who drains each pipe, FIFO and pseudo-terminal, and which
- * descriptions of other processes may be the same as ours.  At RESTART: who
- * recreates each object several processes hold, and what it sends to whom.
- * Both policies are in src/share.ts, which describes the records. */
-#define FILE_BARRIER_DRAIN "file:drain"
-#define FILE_BARRIER_SHARE "file:share"
-/* MAX_CANDIDATES in src/share.ts. */
-#define FILE_MAX_CANDIDATES 16
+/* Barrier and call names, and the sizes their records use. */
+#include "file_wire.h"
 
 enum file_kind {
   FK_NONE = 0,
@@ -186,8 +175,7 @@ DMTCP_HIDDEN void file_created_note(int fd, int created);
 DMTCP_HIDDEN int file_created_get(int fd, uint64_t dev, uint64_t ino);
 
 /* ---- file_missing.c: the "file:missing" call ---- */
-/* The call that decides about vanished files (MISSING_CALL in src/missing.ts). */
-#define FILE_CALL_MISSING "file:missing"
+/* The call that decides about vanished files is FILE_CALL_MISSING (file_wire.h). */
 /* Sets missing_action on every record whose file vanished; the records
  * this process receives from another one are left out. */
 DMTCP_HIDDEN void file_missing_decide(struct file_table *t, const struct file_settings *s);

@@ -15,10 +15,11 @@
 //   - leave it closed   c create it (empty, or its saved bytes)
 //   r recreate it as the program could have: its saved bytes or holes up to
 //     its size at the checkpoint, so that writes land at the saved offsets
+import { FILE_CALL_MISSING } from './generated/wire.ts';
 import type { Mode } from './share.ts';
 
-/** MISSING_CALL in native/file_plugin.h (FILE_CALL_MISSING). */
-export const MISSING_CALL = 'file:missing';
+/** FILE_CALL_MISSING in native/file_wire.h. */
+export const MISSING_CALL = FILE_CALL_MISSING;
 
 export const MISSING_POLICIES = ['auto', 'error', 'create'] as const;
 export type MissingPolicy = (typeof MISSING_POLICIES)[number];

@@ -3,14 +3,15 @@
 // restores something several processes hold. The native side applies the
 // same path-map rules in native/file_pathmap.c; test/pathmap.e2e.test.ts
 // checks that the two agree.
+import { FILE_BARRIER_RESTORE_CONTENTS, FILE_KEY_HEX } from './generated/wire.ts';
 import type { BarrierRecord } from './types.ts';
 
 /** Barrier at which restarted processes agree who writes back a file's
- *  checkpointed contents (FILE_BARRIER_RESTORE_CONTENTS in native/file_plugin.h). */
-export const RESTORE_CONTENTS_BARRIER = 'file:restore-contents';
+ *  checkpointed contents (native/file_wire.h). */
+export const RESTORE_CONTENTS_BARRIER = FILE_BARRIER_RESTORE_CONTENTS;
 
-/** Length of a key in that barrier's records (FILE_KEY_HEX). */
-export const KEY_HEX = 16;
+/** Length of a key in that barrier's records. */
+export const KEY_HEX = FILE_KEY_HEX;
 
 export interface PathMapEntry {
   /** Absolute, without trailing slashes; '' stands for the root "/". */

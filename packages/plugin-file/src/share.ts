@@ -1,8 +1,8 @@
 // Policies for kernel objects that several processes of a computation hold:
 // pipes, FIFOs, pseudo-terminals, and open file descriptions shared since a
 // fork. Two barriers, both with text records (one item per line, fields
-// separated by one space); native/file_share.h describes the same formats
-// from the other side.
+// separated by one space). The names and sizes come from native/file_wire.h
+// (src/generated/wire.ts); native/file_share.c writes and reads the records.
 //
 // "file:drain", at DRAIN of every checkpoint. Record:
 //   h PID                                  the process's kernel pid
@@ -28,12 +28,13 @@
 // object, what to send to whom:
 //   x SOCKET N                             followed by N lines
 //   c OBJ KIND MODE OWNER OWNERFD FLAGS POS
+import { FILE_BARRIER_DRAIN, FILE_BARRIER_SHARE, FILE_MAX_CANDIDATES } from './generated/wire.ts';
 import type { BarrierRecord } from './types.ts';
 
-/** FILE_BARRIER_DRAIN in native/file_plugin.h. */
-export const DRAIN_BARRIER = 'file:drain';
-/** FILE_BARRIER_SHARE in native/file_plugin.h. */
-export const SHARE_BARRIER = 'file:share';
+/** FILE_BARRIER_DRAIN in native/file_wire.h. */
+export const DRAIN_BARRIER = FILE_BARRIER_DRAIN;
+/** FILE_BARRIER_SHARE in native/file_wire.h. */
+export const SHARE_BARRIER = FILE_BARRIER_SHARE;
 /**
  * At most this many descriptions of other processes are offered to a
  * process for comparison with one of its own: enough for a description
@@ -41,7 +42,7 @@ export const SHARE_BARRIER = 'file:share';
  * listed first), and it keeps a reply small when a thousand processes write
  * to one log.
  */
-export const MAX_CANDIDATES = 16;
+export const MAX_CANDIDATES = FILE_MAX_CANDIDATES;
 
 /** p pipe, f FIFO, m pty master, s pty slave, S socket, F anything else with a file behind it. */
 export type Kind = 'p' | 'f' | 'm' | 's' | 'S' | 'F';

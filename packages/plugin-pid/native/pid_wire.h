@@ -1,6 +1,8 @@
 /* What crosses between a process and the pid plugin's coordinator module at
- * restart.  The TypeScript mirror is src/wire.ts; test/wire.test.ts reads
- * this file and fails when the two disagree.  All fields little-endian. */
+ * restart.  Its #defines are the one source of the constants: the build
+ * generates src/generated/wire.ts from them (dmtcp gen-constants), and
+ * test/wire.test.ts fails when that file is stale.  src/wire.ts encodes and
+ * decodes the structs below.  All fields little-endian. */
 #ifndef PID_WIRE_H
 #define PID_WIRE_H
 

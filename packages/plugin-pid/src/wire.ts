@@ -1,16 +1,13 @@
 // The bytes a process sends at the "pid:restart" barrier and the table it
-// gets back. Mirrors native/pid_wire.h (checked by test/wire.test.ts).
+// gets back, and the claim call. The constants are generated from
+// native/pid_wire.h (src/generated/wire.ts, by dmtcp gen-constants at build;
+// test/wire.test.ts fails when it is stale); the layouts follow its structs.
+import {
+  PID_CLAIM_EXACT, PID_CLAIM_MAGIC, PID_CLAIM_MAX_AVOID, PID_CLAIM_SIZE, PID_RECORD_HEADER_SIZE, PID_RECORD_MAGIC,
+  PID_RECORD_THREAD_SIZE, PID_TABLE_ENTRY_SIZE, PID_TABLE_HEADER_SIZE, PID_TABLE_MAGIC, PID_WIRE_VERSION,
+} from './generated/wire.ts';
 
-export const PID_BARRIER_RESTART = 'pid:restart';
-export const PID_WIRE_VERSION = 1;
-export const PID_RECORD_MAGIC = 0x52444950; // "PIDR"
-export const PID_TABLE_MAGIC = 0x54444950; // "PIDT"
-export const PID_RECORD_HEADER_SIZE = 20;
-export const PID_RECORD_THREAD_SIZE = 8;
-export const PID_TABLE_HEADER_SIZE = 12;
-export const PID_TABLE_ENTRY_SIZE = 12;
-/** The most reply bytes dmtcp_global_barrier hands to a process. */
-export const PID_REPLY_MAX = 8191;
+export * from './generated/wire.ts';
 
 export interface ThreadIds {
   vtid: number;
@@ -108,12 +105,6 @@ export function decodeTable(buf: Buffer): TableEntry[] {
   }
   return out;
 }
-
-export const PID_CALL_CLAIM = 'pid:claim';
-export const PID_CLAIM_MAGIC = 0x43444950; // "PIDC"
-export const PID_CLAIM_EXACT = 1;
-export const PID_CLAIM_MAX_AVOID = 8;
-export const PID_CLAIM_SIZE = 52;
 
 /** A claim as the native side sends it (struct pid_claim). */
 export interface ClaimWire {

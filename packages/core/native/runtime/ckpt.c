@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dmtcp/plugin.h"
+#include "dmtcp/records.h"
 #include "dmtcp5.h"
 #include "runtime.h"
 
@@ -92,21 +93,22 @@ static int suspended_barrier(const char *final) {
   return r;
 }
 
-/* The ckpt:written record: the image, and why it could not be written. */
+/* The ckpt:written record (DMTCP_WRITTEN_RECORD in dmtcp/records.h): the
+ * image, and why it could not be written. */
 static size_t written_record(char *rec, size_t cap, const char *tmp, const char *final, const struct image_writer *w,
                              int r, double frozen) {
   struct sbuf sb;
   sb_init(&sb, rec, cap);
-  sb_puts(&sb, "{\"image\":");
+  sb_puts(&sb, "{" DMTCP_JSON_KEY(DMTCP_WRITTEN_IMAGE));
   sb_json_str(&sb, final);
-  sb_puts(&sb, ",\"bytes\":");
+  sb_puts(&sb, "," DMTCP_JSON_KEY(DMTCP_WRITTEN_BYTES));
   sb_putu(&sb, w->bytes);
-  sb_puts(&sb, ",\"frozen_ms\":");
+  sb_puts(&sb, "," DMTCP_JSON_KEY(DMTCP_WRITTEN_FROZEN_MS));
   sb_putu(&sb, (uint64_t)frozen);
   if (r != WRITE_OK) {
-    sb_puts(&sb, ",\"tmp\":");
+    sb_puts(&sb, "," DMTCP_JSON_KEY(DMTCP_WRITTEN_TMP));
     sb_json_str(&sb, tmp);
-    sb_puts(&sb, ",\"error\":");
+    sb_puts(&sb, "," DMTCP_JSON_KEY(DMTCP_WRITTEN_ERROR));
     if (w->signal) {
       char why[128];
       struct sbuf ws;
@@ -121,7 +123,7 @@ static size_t written_record(char *rec, size_t cap, const char *tmp, const char 
       sb_json_str(&sb, w->err ? errno_text(w->err) : "image write failed");
     }
     if (w->err) {
-      sb_puts(&sb, ",\"errno\":");
+      sb_puts(&sb, "," DMTCP_JSON_KEY(DMTCP_WRITTEN_ERRNO));
       sb_putu(&sb, (uint64_t)w->err);
     }
   }
@@ -215,7 +217,7 @@ static void do_checkpoint(const struct msg *m) {
   if (rename(tmp, final) < 0) {
     int e = errno;
     log_msg("cannot rename %s: %s", tmp, errno_text(e));
-    sb_puts(&sb, "{\"error\":");
+    sb_puts(&sb, "{" DMTCP_JSON_KEY(DMTCP_RESUMED_ERROR));
     char why[1400];
     struct sbuf ws;
     sb_init(&ws, why, sizeof why);

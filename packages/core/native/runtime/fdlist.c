@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "dmtcp/records.h"
 #include "runtime.h"
 
 /* Read once at load: the environment may be changed by the program later,
@@ -75,11 +76,11 @@ static int parse_fd(const char *s) {
 static int list_into(struct sbuf *sb, const char *image_name, size_t stop_at) {
   long dir = sys_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dir < 0) return -1;
-  sb_puts(sb, "{\"image\":");
+  sb_puts(sb, "{" DMTCP_JSON_KEY(DMTCP_SUSPENDED_IMAGE));
   sb_json_str(sb, image_name);
-  sb_puts(sb, ",\"strict\":");
+  sb_puts(sb, "," DMTCP_JSON_KEY(DMTCP_SUSPENDED_STRICT));
   sb_puts(sb, strict_mode ? "true" : "false");
-  sb_puts(sb, ",\"fds\":[");
+  sb_puts(sb, "," DMTCP_JSON_KEY(DMTCP_SUSPENDED_FDS) "[");
   int first = 1, truncated = 0;
   char dents[4096];
   for (;;) {
@@ -109,7 +110,7 @@ static int list_into(struct sbuf *sb, const char *image_name, size_t stop_at) {
     }
   }
   sys_close((int)dir);
-  sb_puts(sb, truncated ? "],\"truncated\":true}" : "]}");
+  sb_puts(sb, truncated ? "]," DMTCP_JSON_KEY(DMTCP_SUSPENDED_TRUNCATED) "true}" : "]}");
   return 0;
 }
 

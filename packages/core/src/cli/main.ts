@@ -41,6 +41,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'create a plugin package (plugin new NAME)',
     load: async () => (await import('./commands/plugin.ts')).main,
   },
+  'gen-constants': {
+    summary: 'write the TypeScript mirror of C headers (gen-constants IN.h... -o OUT [--check])',
+    load: async () => (await import('./commands/gen-constants.ts')).main,
+  },
 };
 
 function version(): string {

@@ -8,6 +8,8 @@ import {
   DMTCP_BARRIER_RESUMED,
   DMTCP_BARRIER_SUSPENDED,
   DMTCP_BARRIER_WRITTEN,
+  parseDmtcpWrittenRecord,
+  type DmtcpWrittenRecord,
 } from '../generated/constants.ts';
 import type { BarrierPolicy, BarrierRecord, HelloInfo } from './types.ts';
 
@@ -158,26 +160,32 @@ export interface WrittenImage {
   bytes: number;
 }
 
+/** One ckpt:written record read with the parser generated from DMTCP_WRITTEN_RECORD (dmtcp/records.h), or
+ *  the line that reports it malformed. */
+export function readWritten(r: BarrierRecord): { record: DmtcpWrittenRecord } | { problem: string } {
+  const p = parseDmtcpWrittenRecord(r.payload);
+  if (p.ok) return { record: p.value };
+  return { problem: `upid ${r.upid} (${r.hello.prog}) sent a malformed ${BARRIER_WRITTEN} record: ${p.error}` };
+}
+
 /** Reads the records of the written barrier (DMTCP_BARRIER_WRITTEN); malformed ones are reported, not fatal,
  *  because the image may still be fine on disk. */
 export function collectImages(records: BarrierRecord[], resolveDir: (r: BarrierRecord) => string): { images: WrittenImage[]; problems: string[] } {
   const images: WrittenImage[] = [];
   const problems: string[] = [];
   for (const r of records) {
-    let obj: unknown;
-    try {
-      obj = JSON.parse(r.payload.toString('utf8'));
-    } catch {
-      problems.push(`upid ${r.upid} (${r.hello.prog}) sent a malformed ${BARRIER_WRITTEN} record`);
+    const read = readWritten(r);
+    if ('problem' in read) {
+      problems.push(read.problem);
       continue;
     }
-    const o = (obj ?? {}) as { image?: unknown; bytes?: unknown };
-    if (typeof o.image !== 'string' || o.image === '') {
+    const { record } = read;
+    if (record.image === '') {
       problems.push(`upid ${r.upid} (${r.hello.prog}) did not name its image`);
       continue;
     }
-    const image = o.image.startsWith('/') ? o.image : `${resolveDir(r).replace(/\/+$/, '')}/${o.image}`;
-    images.push({ upid: r.upid, image, bytes: typeof o.bytes === 'number' ? o.bytes : 0 });
+    const image = record.image.startsWith('/') ? record.image : `${resolveDir(r).replace(/\/+$/, '')}/${record.image}`;
+    images.push({ upid: r.upid, image, bytes: record.bytes });
   }
   return { images, problems };
 }

@@ -4,7 +4,7 @@
 // process's plugins declare ("fds" in their package.json) and decides, per
 // process, the warning it prints, the note the process prints after a
 // restart, and whether a strict computation refuses the checkpoint. Pure.
-import { DMTCP_FD_KINDS } from '../generated/constants.ts';
+import { DMTCP_FD_KINDS, parseDmtcpSuspendedRecord } from '../generated/constants.ts';
 
 export const FD_KINDS: readonly string[] = DMTCP_FD_KINDS.split(' ');
 
@@ -41,26 +41,14 @@ export interface FdReport {
   truncated: boolean;
 }
 
-/** The ckpt:suspended record; null when there is none (a runtime that does
- *  not report) or it is malformed. */
+/** The ckpt:suspended record (DMTCP_SUSPENDED_RECORD in dmtcp/records.h); null when there is none (a runtime
+ *  that does not report) or it is malformed. */
 export function parseFdReport(payload: Buffer): FdReport | null {
   if (payload.length === 0) return null;
-  let obj: unknown;
-  try {
-    obj = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  const o = obj as Record<string, unknown>;
-  if (!Array.isArray(o.fds)) return null;
-  const fds: FdEntry[] = [];
-  for (const e of o.fds) {
-    if (!Array.isArray(e) || typeof e[0] !== 'number' || typeof e[1] !== 'string') return null;
-    fds.push({ fd: e[0], kind: e[1] });
-  }
-  fds.sort((a, b) => a.fd - b.fd);
-  return { image: typeof o.image === 'string' ? o.image : '', strict: o.strict === true, fds, truncated: o.truncated === true };
+  const p = parseDmtcpSuspendedRecord(payload);
+  if (!p.ok) return null;
+  const { image, strict, fds, truncated } = p.value;
+  return { image, strict, fds: fds.map(([fd, kind]) => ({ fd, kind })).sort((a, b) => a.fd - b.fd), truncated: truncated === true };
 }
 
 export function unhandledFds(report: FdReport, handled: ReadonlySet<string>): FdEntry[] {

@@ -7,51 +7,46 @@
 // previous complete set stays.
 // ckpt:resumed: a process whose rename failed says so; the images are then
 // already a mixed set, and the checkpoint must not be reported complete.
+//
+// Both records are read with the parsers generated from dmtcp/records.h. A
+// malformed written record is reported, not fatal (collectImages).
 import path from 'node:path';
-import { collectImages, type WrittenImage } from './barriers.ts';
+import { parseDmtcpResumedRecord } from '../generated/constants.ts';
+import { collectImages, readWritten, type WrittenImage } from './barriers.ts';
 import type { BarrierRecord } from './types.ts';
 
 export type WrittenOutcome =
   | { ok: true; images: WrittenImage[]; problems: string[] }
   | { ok: false; reason: string; problems: string[] };
 
-function errorOf(r: BarrierRecord): { error: string; tmp: string | null } | null {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(r.payload.toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  const o = obj as Record<string, unknown>;
-  if (o.error === undefined || o.error === null || o.error === '') return null;
-  const error = typeof o.error === 'string' ? o.error : JSON.stringify(o.error);
-  const tmp = typeof o.tmp === 'string' && o.tmp !== '' ? o.tmp : typeof o.image === 'string' && o.image !== '' ? `${o.image}.tmp` : null;
-  return { error, tmp };
-}
-
-function failureLine(r: BarrierRecord, e: { error: string; tmp: string | null }): string {
-  const who = e.tmp ? path.basename(e.tmp) : `${r.hello.prog} (upid ${r.upid})`;
-  return `${who}: ${e.error}`;
+function writeFailure(r: BarrierRecord): string | null {
+  const read = readWritten(r);
+  if (!('record' in read) || !read.record.error) return null;
+  const { error, tmp, image } = read.record;
+  const temp = tmp || (image ? `${image}.tmp` : '');
+  return `${temp ? path.basename(temp) : `${r.hello.prog} (upid ${r.upid})`}: ${error}`;
 }
 
 export function writtenOutcome(records: readonly BarrierRecord[], resolveDir: (r: BarrierRecord) => string): WrittenOutcome {
   const failures: string[] = [];
   for (const r of records) {
-    const e = errorOf(r);
-    if (e) failures.push(failureLine(r, e));
+    const e = writeFailure(r);
+    if (e) failures.push(e);
   }
   const { images, problems } = collectImages([...records], resolveDir);
   if (failures.length > 0) return { ok: false, reason: failures.join('; '), problems };
   return { ok: true, images, problems };
 }
 
-/** Why a checkpoint whose images were renamed is still incomplete, or null. */
+/** Why a checkpoint whose images were renamed is still incomplete, or null. An empty record is a rename that
+ *  went through; so, as before, is one that is not a resumed record at all. */
 export function resumedProblem(records: readonly BarrierRecord[]): string | null {
   const failures: string[] = [];
   for (const r of records) {
-    const e = errorOf(r);
-    if (e) failures.push(`${r.hello.prog} (upid ${r.upid}): ${e.error}`);
+    if (r.payload.length === 0) continue;
+    const p = parseDmtcpResumedRecord(r.payload);
+    const error = p.ok ? p.value.error : undefined;
+    if (error) failures.push(`${r.hello.prog} (upid ${r.upid}): ${error}`);
   }
   return failures.length > 0 ? `incomplete, the images are a mixed set: ${failures.join('; ')}` : null;
 }

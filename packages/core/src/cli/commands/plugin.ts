@@ -8,6 +8,7 @@ import { CliError, UsageError, formatOptions, parseArgs } from '../args.ts';
 import type { CliIO } from '../common.ts';
 import { pluginNameProblem } from '../../plugin/manifest.ts';
 import { paths } from '../../paths.ts';
+import { generateFrom } from '../../../scripts/gen-constants.mjs';
 
 const OPTIONS = {
   dir: { type: 'string', arg: 'D', help: 'create the package in D/NAME (default: ./NAME)' },
@@ -17,8 +18,9 @@ const OPTIONS = {
 const USAGE = `usage: dmtcp plugin new NAME [--dir D]
 
 Creates a plugin package in D/NAME: native/NAME.c (the plugin library),
-coordinator.js (its coordinator module), a demo program and an end-to-end
-test. Build it with make (or npm run build), check it with npm run check,
+coordinator.js (its coordinator module), native/NAME_wire.h (what the two
+share, mirrored into wire.js by dmtcp gen-constants), a demo program and
+tests. Build it with make (or npm run build), check it with npm run check,
 use it with dmtcp launch --with-plugin D/NAME PROG.
 
 The library is compiled against this installation's headers
@@ -31,7 +33,7 @@ export interface ScaffoldOptions {
   name: string;
   /** Absolute directory of dmtcp/plugin.h's parent. */
   includeDir: string;
-  /** Absolute path of the dmtcp CLI the test drives. */
+  /** Absolute path of the dmtcp CLI the test drives and make runs. */
   cli: string;
   vitestVersion: string;
 }
@@ -59,12 +61,19 @@ function makefile(o: ScaffoldOptions): string {
     `# Builds the ${n} plugin library and the demo program its test runs.`,
     '# DMTCP_INCLUDE: where dmtcp/plugin.h lives (the environment can override it).',
     `DMTCP_INCLUDE ?= ${o.includeDir}`,
+    '# DMTCP: the dmtcp command that generates wire.js from the wire header.',
+    `DMTCP ?= node ${o.cli}`,
     'CFLAGS ?= -O2 -g -Wall -Wextra',
     '',
-    `all: build/libdmtcp_${n}.so build/${n}-demo`,
+    `all: build/libdmtcp_${n}.so build/${n}-demo wire.js`,
     '',
-    `build/libdmtcp_${n}.so: native/${n}.c $(DMTCP_INCLUDE)/dmtcp/plugin.h | build`,
+    `build/libdmtcp_${n}.so: native/${n}.c native/${n}_wire.h $(DMTCP_INCLUDE)/dmtcp/plugin.h | build`,
     `\t$(CC) $(CFLAGS) -shared -fPIC -I$(DMTCP_INCLUDE) -o $@ native/${n}.c`,
+    '',
+    `# The coordinator module's copy of the wire header (kept in the package;`,
+    `# test/wire.test.ts fails when it is stale).`,
+    `wire.js: native/${n}_wire.h`,
+    `\t$(DMTCP) gen-constants native/${n}_wire.h -o wire.js`,
     '',
     `build/${n}-demo: test/${n}-demo.c | build`,
     `\t$(CC) $(CFLAGS) -o $@ test/${n}-demo.c`,
@@ -91,6 +100,7 @@ function pluginC(o: ScaffoldOptions): string {
 #include <stddef.h>
 
 #include "dmtcp/plugin.h"
+#include "${n}_wire.h"
 
 static int checkpoints;
 
@@ -100,11 +110,11 @@ void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
       dmtcp_log("[${n}] init");
       break;
     case DMTCP_EVENT_DRAIN: {
-      /* Every process of the computation reaches this barrier; the policy
-       * "${n}:count" in coordinator.js sees all records and replies. */
+      /* Every process of the computation reaches this barrier; its policy
+       * in coordinator.js sees all records and replies. */
       char reply[64];
       size_t len = sizeof reply - 1;
-      if (dmtcp_global_barrier("${n}:count", "", 0, reply, &len) == DMTCP_NS_OK) {
+      if (dmtcp_global_barrier(${macroPrefix(n)}_BARRIER_COUNT, "", 0, reply, &len) == DMTCP_NS_OK) {
         reply[len] = 0;
         dmtcp_log("[${n}] processes at drain: %s", reply);
       }
@@ -128,18 +138,61 @@ void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
 `;
 }
 
+/** The C macro prefix of a plugin name: "my-plugin" -> MY_PLUGIN. */
+function macroPrefix(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_');
+}
+
+function wireH(o: ScaffoldOptions): string {
+  const n = o.name;
+  const guard = `${macroPrefix(n)}_WIRE_H`;
+  return `/* What the ${n} plugin's library and its coordinator module share: barrier
+ * and call names, magic numbers, sizes, JSON record lists (see
+ * dmtcp/records.h).  The one source of these facts: make generates wire.js
+ * from this header (dmtcp gen-constants), and test/wire.test.ts fails when
+ * wire.js is stale. */
+#ifndef ${guard}
+#define ${guard}
+
+/* At DMTCP_EVENT_DRAIN; the reply is the number of processes. */
+#define ${macroPrefix(n)}_BARRIER_COUNT "${n}:count"
+
+#endif
+`;
+}
+
 function coordinatorJs(o: ScaffoldOptions): string {
   const n = o.name;
   return `// The ${n} plugin's coordinator module: runs in the coordinator, which
 // imports it when a process reports the plugin's library. A policy gets the
 // records of every process at a barrier (in upid order) and returns one
 // Buffer for all of them, or a Map from upid to Buffer.
+import { ${macroPrefix(n)}_BARRIER_COUNT } from './wire.js';
+
 export default {
   name: '${n}',
   policies: {
-    '${n}:count': (records) => Buffer.from(String(records.length)),
+    [${macroPrefix(n)}_BARRIER_COUNT]: (records) => Buffer.from(String(records.length)),
   },
 };
+`;
+}
+
+function wireTest(o: ScaffoldOptions): string {
+  const n = o.name;
+  return `// wire.js is what native/${n}_wire.h says: run make after changing the header.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+
+const DMTCP_CLI = process.env.DMTCP_CLI ?? ${JSON.stringify(o.cli)};
+const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+
+test('wire.js is up to date with native/${n}_wire.h', () => {
+  const r = spawnSync(process.execPath, [DMTCP_CLI, 'gen-constants', 'native/${n}_wire.h', '-o', 'wire.js', '--check'], { cwd: pkgDir, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+});
 `;
 }
 
@@ -311,7 +364,12 @@ A dmtcp plugin.
   functions (define the function and reach the real one with \`NEXT_FNC\`).
 - \`coordinator.js\`: runs in the coordinator and answers the plugin's
   barriers (\`dmtcp_global_barrier("${n}:<phase>", ...)\`).
-- \`test/\`: a demo program and an end-to-end test.
+- \`native/${n}_wire.h\`: what the two halves share (barrier names, magic
+  numbers, sizes, JSON record lists), defined once. \`make\` mirrors it into
+  \`wire.js\` for the coordinator module (\`dmtcp gen-constants
+  native/${n}_wire.h -o wire.js\`); keep wire.js with the package, and
+  \`test/wire.test.ts\` fails when it is stale.
+- \`test/\`: a demo program, an end-to-end test and the wire check.
 
 Build with \`make\` (or \`npm run build\`); check with \`npm run check\`
 (install vitest first, \`npm install\`). Use it with
@@ -333,6 +391,9 @@ export function scaffold(o: ScaffoldOptions): Scaffold {
     '.gitignore': 'build/\nnode_modules/\n',
     [`native/${n}.c`]: pluginC(o),
     'coordinator.js': coordinatorJs(o),
+    [`native/${n}_wire.h`]: wireH(o),
+    'wire.js': generateFrom([{ label: `native/${n}_wire.h`, text: wireH(o) }], { js: true }),
+    'test/wire.test.ts': wireTest(o),
     [`test/${n}-demo.c`]: demoC(),
     [`test/${n}.e2e.test.ts`]: e2eTest(o),
   };
