@@ -84,7 +84,10 @@ void dmtcp_plugin_next_event(DmtcpEvent_t event, DmtcpEventData_t *data, const v
   } while (0)
 
 /* The next definition of a wrapped function (the next plugin's wrapper, or
- * libc's own), looked up once. */
+ * libc's own), looked up with dlsym at its first call.  That first call
+ * takes the dynamic loader's lock: from an event handler or a signal
+ * handler it can hang (a thread stopped inside dlopen holds the lock).
+ * dmtcp/next.h's table is the safe way: resolved when the plugin loads. */
 #define NEXT_FNC(func)                                                    \
   ({                                                                      \
     static __typeof__(&func) dmtcp_next_fnc_ = NULL;                      \

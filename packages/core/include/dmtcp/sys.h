@@ -141,6 +141,14 @@ static inline long sys_mknod(const char *path, unsigned mode, unsigned long dev)
   return sys_call4(__NR_mknodat, SYS_AT_FDCWD, SYS_ARG(path), mode, (long)dev);
 }
 static inline long sys_unlink(const char *path) { return sys_call3(__NR_unlinkat, SYS_AT_FDCWD, SYS_ARG(path), 0); }
+static inline long sys_rename(const char *from, const char *to) {
+  return sys_call4(__NR_renameat, SYS_AT_FDCWD, SYS_ARG(from), SYS_AT_FDCWD, SYS_ARG(to));
+}
+static inline long sys_fsync(int fd) { return sys_call1(__NR_fsync, fd); }
+/* iov: struct iovec (or an array of {base, len} pairs). */
+static inline long sys_writev(int fd, const void *iov, int n) { return sys_call3(__NR_writev, fd, SYS_ARG(iov), n); }
+/* The length written, NUL included, or -errno. */
+static inline long sys_getcwd(char *buf, size_t cap) { return sys_call2(__NR_getcwd, SYS_ARG(buf), (long)cap); }
 static inline long sys_fchmod(int fd, unsigned mode) { return sys_call2(__NR_fchmod, fd, mode); }
 static inline long sys_ftruncate(int fd, int64_t len) { return sys_call2(__NR_ftruncate, fd, (long)len); }
 /* times: two struct sys_timespec (or libc's struct timespec). */
@@ -160,8 +168,14 @@ static inline long sys_kcmp_file(long pid, int fd1, int fd2) { return sys_kcmp_f
 /* ---- sockets ---- */
 static inline long sys_socket(int domain, int type, int proto) { return sys_call3(__NR_socket, domain, type, proto); }
 static inline long sys_bind(int fd, const void *addr, unsigned len) { return sys_call3(__NR_bind, fd, SYS_ARG(addr), len); }
+static inline long sys_connect(int fd, const void *addr, unsigned len) {
+  return sys_call3(__NR_connect, fd, SYS_ARG(addr), len);
+}
 static inline long sys_setsockopt(int fd, int level, int name, const void *val, unsigned len) {
   return sys_call5(__NR_setsockopt, fd, level, name, SYS_ARG(val), len);
+}
+static inline long sys_getsockopt(int fd, int level, int name, void *val, unsigned *len) {
+  return sys_call5(__NR_getsockopt, fd, level, name, SYS_ARG(val), SYS_ARG(len));
 }
 static inline long sys_sendmsg(int fd, const void *msg, int flags) { return sys_call3(__NR_sendmsg, fd, SYS_ARG(msg), flags); }
 static inline long sys_recvmsg(int fd, void *msg, int flags) { return sys_call3(__NR_recvmsg, fd, SYS_ARG(msg), flags); }
@@ -197,6 +211,11 @@ static inline long sys_getuid(void) { return sys_call0(__NR_getuid); }
 static inline long sys_getsid(long pid) { return sys_call1(__NR_getsid, pid); }
 static inline long sys_kill(long pid, int sig) { return sys_call2(__NR_kill, pid, sig); }
 static inline long sys_tgkill(int tgid, int tid, int sig) { return sys_call3(__NR_tgkill, tgid, tid, sig); }
+/* uts: a struct utsname (six 65-byte fields). */
+static inline long sys_uname(void *uts) { return sys_call1(__NR_uname, SYS_ARG(uts)); }
+static inline long sys_prctl(int option, long a, long b, long c, long d) {
+  return sys_call5(__NR_prctl, option, a, b, c, d);
+}
 static inline long sys_arch_prctl(int code, uint64_t addr) { return sys_call2(__NR_arch_prctl, code, (long)addr); }
 static inline long sys_set_robust_list(void *head, size_t len) {
   return sys_call2(__NR_set_robust_list, SYS_ARG(head), (long)len);
@@ -230,6 +249,10 @@ static inline long sys_nanosleep_ms(long ms) {
   struct sys_timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   return sys_call2(__NR_nanosleep, SYS_ARG(&ts), 0);
 }
+/* ts: a struct sys_timespec (or libc's struct timespec).  A real system
+ * call, not the vDSO: for paths that must not meet another library's
+ * clock_gettime. */
+static inline long sys_clock_gettime(int clock, void *ts) { return sys_call2(__NR_clock_gettime, clock, SYS_ARG(ts)); }
 /* CLOCK_MONOTONIC in milliseconds. */
 static inline long sys_clock_ms(void) {
   struct sys_timespec ts = {0, 0};

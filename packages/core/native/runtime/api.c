@@ -58,14 +58,14 @@ EXPORT int dmtcp_checkpoint(void) {
   if (fd < 0) return DMTCP_NOT_PRESENT;
   static const char cmd[] = "{\"cmd\":\"checkpoint\"}";
   if (coord_send(fd, DMT_USER_CMD, 0, NULL, cmd, sizeof cmd - 1) < 0) {
-    close(fd);
+    sys_close(fd);
     return DMTCP_NOT_PRESENT;
   }
   /* This thread is suspended like any other during the checkpoint; the
    * checkpoint thread wakes it once the round (or the restart) is over. */
   while (atomic_load(&g_ckpt_done_seq) == seq) sys_futex(&g_ckpt_done_seq, FUTEX_WAIT_PRIVATE, (int)seq, NULL);
   if (g_rt.restart_count != restarts) return DMTCP_AFTER_RESTART; /* that socket is gone with the old process */
-  close(fd);
+  sys_close(fd);
   return atomic_load(&last_round_ok) ? DMTCP_AFTER_CHECKPOINT : DMTCP_CHECKPOINT_FAILED;
 }
 
@@ -152,7 +152,7 @@ EXPORT int dmtcp_coordinator_call(const char *name, const void *request, size_t 
       r = m.hdr.payload_len > cap && reply_len ? DMTCP_NS_BUFFER_TOO_SMALL : DMTCP_NS_OK;
     }
   }
-  close(fd);
+  sys_close(fd);
   return r;
 }
 

@@ -42,6 +42,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "dmtcp/next.h"
+
 #include "dmtcp/usermem.h"
 #include "runtime.h"
 
@@ -67,7 +69,7 @@ void blocking_note_suspend(const void *uctx) {
   const ucontext_t *uc = uctx;
   if (!uc || !at_syscall_return((uint64_t)uc->uc_mcontext.gregs[REG_RIP])) return;
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sys_clock_gettime(CLOCK_MONOTONIC, &ts);
   t_ckpt_cut_at = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
   t_ckpt_cut = 1;
 }
@@ -92,35 +94,17 @@ int io_getevents(void *ctx, long min_nr, long nr, void *events, struct timespec 
   X(msgrcv) X(msgsnd) X(sigtimedwait) X(sigwait) X(pause) X(sigsuspend) X(nanosleep)         \
   X(clock_nanosleep) X(accept4) X(connect) X(recvfrom) X(recvmsg) X(send) X(sendto)       \
   X(sendmsg) X(read) X(readv) X(write) X(writev) X(mq_receive) X(mq_timedreceive) X(mq_send)                \
-  X(mq_timedsend) X(sem_wait) X(sem_timedwait) X(sem_clockwait) X(io_getevents) X(syscall)
+  X(mq_timedsend) X(sem_wait) X(sem_timedwait) X(sem_clockwait) X(io_getevents) X(syscall) \
+  X(clock_gettime)
 
-static struct {
-#define X(f) __typeof__(&f) f;
-  BLOCKING_CALLS(X)
-#undef X
-} next;
-
-/* Filled once, by the constructor or by a wrapper reached before it (from
- * another library's constructor); never from a wrapper later on, where a
- * dlsym could wait on a loader lock a stopped thread holds.  A function
- * that is absent (io_getevents without libaio) stays NULL. */
-static _Atomic int resolved;
-
-__attribute__((constructor(101))) static void blocking_resolve(void) {
-  if (atomic_load(&resolved)) return;
-#define X(f) next.f = (__typeof__(&f))dlsym(RTLD_NEXT, #f);
-  BLOCKING_CALLS(X)
-#undef X
-  atomic_store(&resolved, 1);
-}
-
-#define NEXT(f) (atomic_load_explicit(&resolved, memory_order_acquire) ? next.f : (blocking_resolve(), next.f))
+DMTCP_NEXT_TABLE(BLOCKING_CALLS)
+#define NEXT DMTCP_NEXT
 
 /* ---- timeouts ---- */
 
 static uint64_t mono_ns(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  NEXT(clock_gettime)(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -267,7 +251,7 @@ EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct ti
   rel_start(&t, tmo);
   for (;;) {
     t_ckpt_cut = 0;
-    int r = NEXT(epoll_pwait2) ? next.epoll_pwait2(ep, ev, max, t.arg, mask)
+    int r = DMTCP_NEXT_FOUND(epoll_pwait2) ? NEXT(epoll_pwait2)(ep, ev, max, t.arg, mask)
                                : (int)syscall(SYS_epoll_pwait2, ep, ev, max, t.arg, mask, (size_t)8);
     if (!cut_by_ckpt(r)) return r;
     rel_next(&t);
@@ -385,19 +369,19 @@ EXPORT int usleep(useconds_t usec) {
  * EAGAIN, or EINPROGRESS for connect, as the kernel would), 1 to call again. */
 static int sock_wait(int fd, short events, int optname, const struct deadline *start) {
   struct timeval tv;
-  socklen_t len = sizeof tv;
-  if (getsockopt(fd, SOL_SOCKET, optname, &tv, &len) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0)) return 1;
+  unsigned len = sizeof tv;
+  if (sys_getsockopt(fd, SOL_SOCKET, optname, &tv, &len) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0)) return 1;
   struct deadline d = *start;
   d.length = (uint64_t)tv.tv_sec * 1000000000ULL + (uint64_t)tv.tv_usec * 1000ULL;
   uint64_t left = deadline_left(&d);
   if (!left) return 0;
   struct pollfd p = {fd, events, 0};
-  int r = poll(&p, 1, ns_ms(left));
+  int r = NEXT(poll)(&p, 1, ns_ms(left));
   return r != 0;
 }
 
 static int fd_blocking(int fd) {
-  int fl = fcntl(fd, F_GETFL);
+  long fl = sys_fcntl(fd, F_GETFL, 0);
   return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
@@ -624,8 +608,8 @@ EXPORT int io_getevents(void *ctx, long min_nr, long nr, void *events, struct ti
   for (;;) {
     t_ckpt_cut = 0;
     int r;
-    if (NEXT(io_getevents)) {
-      r = next.io_getevents(ctx, min_nr, nr, events, (struct timespec *)t.arg);
+    if (DMTCP_NEXT_FOUND(io_getevents)) {
+      r = NEXT(io_getevents)(ctx, min_nr, nr, events, (struct timespec *)t.arg);
       /* libaio returns -errno rather than setting errno. */
       if (r == -EINTR && t_ckpt_cut) {
         rel_next(&t);

@@ -39,15 +39,15 @@ void image_path(char *out, size_t cap, int tmp) {
 
 static double now_ms(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sys_clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  long fd = sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd >= 0) {
-    fsync(fd);
-    close(fd);
+    sys_fsync((int)fd);
+    sys_close((int)fd);
   }
 }
 
@@ -205,7 +205,7 @@ static void do_checkpoint(const struct msg *m) {
    * computation has written its own: the coordinator fails the round when
    * any write failed (this one included), and then no process renames. */
   if (!alive || coord_barrier(DMTCP_BARRIER_WRITTEN, rec, len, NULL, 0) < 0 || r != WRITE_OK) {
-    unlink(tmp);
+    sys_unlink(tmp);
     log_msg("checkpoint %lu abandoned; the previous images stay", (unsigned long)g_rt.generation);
     round_over(0);
     return;
@@ -214,8 +214,9 @@ static void do_checkpoint(const struct msg *m) {
    * not reported complete. */
   struct sbuf sb;
   sb_init(&sb, rec, sizeof rec);
-  if (rename(tmp, final) < 0) {
-    int e = errno;
+  long renamed = sys_rename(tmp, final);
+  if (renamed < 0) {
+    int e = (int)-renamed;
     log_msg("cannot rename %s: %s", tmp, errno_text(e));
     sb_puts(&sb, "{" DMTCP_JSON_KEY(DMTCP_RESUMED_ERROR));
     char why[1400];
@@ -300,8 +301,9 @@ void *ckpt_thread_main(void *arg) {
   for (;;) {
     event_simple(DMTCP_EVENT_WAIT_FOR_SUSPEND_MSG);
     struct pollfd p = {DMTCP_COORD_FD, POLLIN, 0};
-    if (poll(&p, 1, -1) < 0) {
-      if (errno == EINTR) continue;
+    long polled = sys_poll(&p, 1, -1);
+    if (polled < 0) {
+      if (polled == -EINTR) continue;
       break;
     }
     /* Take the lock before reading: a DO_CHECKPOINT that arrives while a

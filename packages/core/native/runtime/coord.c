@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -25,25 +26,25 @@ int coord_set_address(const char *host, int port) {
 }
 
 int coord_connect(void) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  long fd = sys_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  int r;
-  do r = connect(fd, (struct sockaddr *)&coord_addr, sizeof coord_addr);
-  while (r < 0 && errno == EINTR);
+  sys_setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  long r;
+  do r = sys_connect((int)fd, &coord_addr, sizeof coord_addr);
+  while (r == -EINTR);
   if (r < 0) {
-    close(fd);
+    sys_close((int)fd);
     return -1;
   }
-  return fd;
+  return (int)fd;
 }
 
 static int write_all(int fd, struct iovec *iov, int n) {
   while (n > 0) {
-    ssize_t w = writev(fd, iov, n);
+    long w = sys_writev(fd, iov, n);
     if (w < 0) {
-      if (errno == EINTR) continue;
+      if (w == -EINTR) continue;
       return -1;
     }
     while (n > 0 && (size_t)w >= iov->iov_len) {
@@ -78,8 +79,8 @@ int coord_send(int fd, int type, uint32_t extra, const char *name, const void *p
 static int read_all(int fd, void *buf, size_t n) {
   char *p = buf;
   while (n > 0) {
-    ssize_t r = read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
+    long r = sys_read(fd, p, n);
+    if (r == -EINTR) continue;
     if (r <= 0) return -1;
     p += r;
     n -= (size_t)r;
@@ -111,8 +112,8 @@ int coord_recv(int fd, struct msg *m, char *buf, size_t cap) {
 
 static void hello_payload(struct sbuf *sb, int kind, uint64_t parent_upid) {
   static const char *kinds[] = {"launch", "fork", "exec", "restart"};
-  char host[256] = "";
-  gethostname(host, sizeof host - 1);
+  struct utsname uts;
+  const char *host = sys_uname(&uts) == 0 ? uts.nodename : "";
   sb_puts(sb, "{\"kind\":\"");
   sb_puts(sb, kinds[kind & 3]);
   sb_puts(sb, "\",\"pid\":");

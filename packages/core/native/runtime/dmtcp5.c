@@ -129,7 +129,7 @@ EXPORT void dmtcp_register_plugin(DmtcpPluginDescriptor_t descr) {
 }
 
 void dmtcp5_init(void) {
-  ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+  long n = sys_readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
   exe_path[n > 0 ? n : 0] = 0;
   g_d5_count = 0;
   void (*first)(void) = (void (*)(void))next_symbol(NULL, "dmtcp_initialize_plugin", NULL);

@@ -553,7 +553,7 @@ int image_write(const char *tmp_path, uint64_t *bytes_out) {
   }
 
   struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
+  sys_clock_gettime(CLOCK_REALTIME, &now);
   uint64_t ckpt_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
   size_t meta_cap = 65536 + (size_t)b.nregions * 512 + (size_t)MAX_THREADS * 48 + (size_t)sigpending_count() * 128;
   for (int i = 0; i < g_rt.argc && g_rt.argv[i]; i++) meta_cap += strlen(g_rt.argv[i]) * 6 + 4;
@@ -756,7 +756,7 @@ int image_write_finish(const char *tmp_path, struct image_writer *w) {
     else if (WEXITSTATUS(status) != 0) w->err = WEXITSTATUS(status);
     w->pid = 0;
     struct stat st;
-    if (w->result == WRITE_OK && stat(tmp_path, &st) == 0) w->bytes = (uint64_t)st.st_size;
+    if (w->result == WRITE_OK && sys_stat(tmp_path, &st) == 0) w->bytes = (uint64_t)st.st_size;
   }
   return w->result;
 }

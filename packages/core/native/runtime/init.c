@@ -9,6 +9,11 @@
 
 #include "dmtcp/plugin.h"
 #include "runtime.h"
+#include "dmtcp/next.h"
+
+/* What this file calls past the runtime's own wrappers (dmtcp/next.h). */
+#define INIT_CALLS(X) X(pthread_create) X(pthread_sigmask)
+DMTCP_NEXT_TABLE(INIT_CALLS)
 
 struct runtime g_rt;
 
@@ -31,10 +36,10 @@ int connect_and_register(int kind, int inherited_fd) {
   int fd = inherited_fd >= 0 ? inherited_fd : coord_connect();
   if (fd < 0) return -1;
   if (fd != DMTCP_COORD_FD) {
-    if (dup3(fd, DMTCP_COORD_FD, O_CLOEXEC) < 0) return -1;
-    close(fd);
+    if (sys_dup3(fd, DMTCP_COORD_FD, O_CLOEXEC) < 0) return -1;
+    sys_close(fd);
   }
-  fcntl(DMTCP_COORD_FD, F_SETFD, FD_CLOEXEC);
+  sys_fcntl(DMTCP_COORD_FD, F_SETFD, FD_CLOEXEC);
   char buf[512];
   struct msg m;
   if (coord_hello(DMTCP_COORD_FD, kind, 0, &m, buf, sizeof buf) < 0) return -1;
@@ -48,14 +53,14 @@ void start_ckpt_thread(void) {
   struct thread_rec *t = thread_alloc(TK_CKPT);
   sigset_t all, old;
   sigfillset(&all);
-  REAL(pthread_sigmask)(SIG_SETMASK, &all, &old);
+  DMTCP_NEXT(pthread_sigmask)(SIG_SETMASK, &all, &old);
   pthread_t th;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int r = REAL(pthread_create)(&th, &attr, ckpt_thread_main, t);
+  int r = DMTCP_NEXT(pthread_create)(&th, &attr, ckpt_thread_main, t);
   pthread_attr_destroy(&attr);
-  REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+  DMTCP_NEXT(pthread_sigmask)(SIG_SETMASK, &old, NULL);
   if (r != 0) {
     log_msg("cannot start the checkpoint thread: %s", strerror(r));
     atomic_store(&t->state, T_FREE);
@@ -78,7 +83,6 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   (void)envp;
   const char *port = getenv(DMTCP_ENV_COORD_PORT);
   if (!port || !*port) return; /* loaded outside a computation: stay out of the way */
-  real_resolve_all();
   loader_init();
   cmdline_note();
   dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_ENV_DEBUG)));
@@ -88,7 +92,7 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   copy_env(g_rt.coord_host, sizeof g_rt.coord_host, DMTCP_ENV_COORD_HOST);
   copy_env(g_rt.preload, sizeof g_rt.preload, DMTCP_ENV_PRELOAD);
   copy_env(g_rt.ckpt_dir, sizeof g_rt.ckpt_dir, DMTCP_ENV_CKPT_DIR);
-  if (!g_rt.ckpt_dir[0] && !getcwd(g_rt.ckpt_dir, sizeof g_rt.ckpt_dir)) strcpy(g_rt.ckpt_dir, ".");
+  if (!g_rt.ckpt_dir[0] && sys_getcwd(g_rt.ckpt_dir, sizeof g_rt.ckpt_dir) <= 0) strcpy(g_rt.ckpt_dir, ".");
   if (getenv("DMTCP_INTERVAL")) g_rt.interval = atoi(getenv("DMTCP_INTERVAL"));
   if (getenv(DMTCP_ENV_SIGCKPT)) {
     int s = atoi(getenv(DMTCP_ENV_SIGCKPT));
@@ -105,7 +109,7 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
     inherited = atoi(fdstr);
     g_rt.upid = parse_hex(getenv(DMTCP_ENV_UPID));
     if (getenv(DMTCP_ENV_COMP_ID)) g_rt.comp_id = parse_hex(getenv(DMTCP_ENV_COMP_ID));
-    if (fcntl(inherited, F_GETFD) < 0) inherited = -1;
+    if (sys_fcntl(inherited, F_GETFD, 0) < 0) inherited = -1;
   }
   /* These describe one exec only; children started by other means (posix_spawn)
    * must register as new processes. */

@@ -10,27 +10,15 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "dmtcp/next.h"
 #include "mutex.h"
 #include "runtime.h"
 
-typedef int (*mutex_fn)(pthread_mutex_t *);
-typedef int (*timedlock_fn)(pthread_mutex_t *, const struct timespec *);
-typedef int (*clocklock_fn)(pthread_mutex_t *, clockid_t, const struct timespec *);
-
-static mutex_fn next_lock, next_trylock, next_unlock, next_destroy;
-static timedlock_fn next_timedlock;
-static clocklock_fn next_clocklock;
-
-/* Resolved at the first call, not per call: a relaxed load on the fast path. */
-#define NEXT(var, name)                                                   \
-  ({                                                                      \
-    __typeof__(var) f_ = __atomic_load_n(&var, __ATOMIC_RELAXED);         \
-    if (__builtin_expect(f_ == NULL, 0)) {                                \
-      f_ = (__typeof__(var))real_sym(name);                               \
-      __atomic_store_n(&var, f_, __ATOMIC_RELAXED);                       \
-    }                                                                     \
-    f_;                                                                   \
-  })
+/* Resolved once (dmtcp/next.h): the fast path is one load. */
+#define MUTEX_CALLS(X)                                                                                    \
+  X(pthread_mutex_lock) X(pthread_mutex_trylock) X(pthread_mutex_timedlock) X(pthread_mutex_clocklock) \
+  X(pthread_mutex_unlock) X(pthread_mutex_destroy)
+DMTCP_NEXT_TABLE(MUTEX_CALLS)
 
 static inline int is_plain(const pthread_mutex_t *m) {
   return mutex_kind_is_plain(__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED));
@@ -128,36 +116,36 @@ static int after_lock(struct thread_rec *t, pthread_mutex_t *m, int r) {
 /* ---- the wrappers ---- */
 
 EXPORT int pthread_mutex_lock(pthread_mutex_t *m) {
-  if (is_plain(m)) return NEXT(next_lock, "pthread_mutex_lock")(m);
+  if (is_plain(m)) return DMTCP_NEXT(pthread_mutex_lock)(m);
   struct thread_rec *t = before_lock(m);
-  return after_lock(t, m, NEXT(next_lock, "pthread_mutex_lock")(m));
+  return after_lock(t, m, DMTCP_NEXT(pthread_mutex_lock)(m));
 }
 
 EXPORT int pthread_mutex_trylock(pthread_mutex_t *m) {
-  if (is_plain(m)) return NEXT(next_trylock, "pthread_mutex_trylock")(m);
+  if (is_plain(m)) return DMTCP_NEXT(pthread_mutex_trylock)(m);
   struct thread_rec *t = before_lock(m);
-  return after_lock(t, m, NEXT(next_trylock, "pthread_mutex_trylock")(m));
+  return after_lock(t, m, DMTCP_NEXT(pthread_mutex_trylock)(m));
 }
 
 EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime) {
-  if (is_plain(m)) return NEXT(next_timedlock, "pthread_mutex_timedlock")(m, abstime);
+  if (is_plain(m)) return DMTCP_NEXT(pthread_mutex_timedlock)(m, abstime);
   struct thread_rec *t = before_lock(m);
-  return after_lock(t, m, NEXT(next_timedlock, "pthread_mutex_timedlock")(m, abstime));
+  return after_lock(t, m, DMTCP_NEXT(pthread_mutex_timedlock)(m, abstime));
 }
 
 EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime) {
-  if (is_plain(m)) return NEXT(next_clocklock, "pthread_mutex_clocklock")(m, clock, abstime);
+  if (is_plain(m)) return DMTCP_NEXT(pthread_mutex_clocklock)(m, clock, abstime);
   struct thread_rec *t = before_lock(m);
-  return after_lock(t, m, NEXT(next_clocklock, "pthread_mutex_clocklock")(m, clock, abstime));
+  return after_lock(t, m, DMTCP_NEXT(pthread_mutex_clocklock)(m, clock, abstime));
 }
 
 EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
-  if (is_plain(m)) return NEXT(next_unlock, "pthread_mutex_unlock")(m);
+  if (is_plain(m)) return DMTCP_NEXT(pthread_mutex_unlock)(m);
   /* Decided before unlocking: afterwards another thread may own, destroy
    * or free the mutex. Only the owner gets 0 back, so __count is its own. */
   int recursive = (m->__data.__kind & MUTEX_KIND_TYPE) == PTHREAD_MUTEX_RECURSIVE;
   int last = !recursive || m->__data.__count <= 1;
-  int r = NEXT(next_unlock, "pthread_mutex_unlock")(m);
+  int r = DMTCP_NEXT(pthread_mutex_unlock)(m);
   if (r == 0 && last) {
     struct thread_rec *t = self_rec();
     /* Dropped after the unlock: a restart in between finds the entry with
@@ -168,8 +156,8 @@ EXPORT int pthread_mutex_unlock(pthread_mutex_t *m) {
 }
 
 EXPORT int pthread_mutex_destroy(pthread_mutex_t *m) {
-  if (is_plain(m)) return NEXT(next_destroy, "pthread_mutex_destroy")(m);
-  int r = NEXT(next_destroy, "pthread_mutex_destroy")(m);
+  if (is_plain(m)) return DMTCP_NEXT(pthread_mutex_destroy)(m);
+  int r = DMTCP_NEXT(pthread_mutex_destroy)(m);
   if (r == 0) {
     struct thread_rec *t = self_rec();
     if (t) held_remove(&t->held, m);

@@ -219,21 +219,6 @@ HIDDEN void api_checkpoint_done(int ok);
 HIDDEN void api_wait_round_end(void);
 HIDDEN extern _Atomic int g_round_active;
 
-/* ---- real libc functions (wrappers.c) ---- */
-HIDDEN void *real_sym(const char *name);
-HIDDEN void real_resolve_all(void);
-/* Cached per call site; real_sym itself never enters the loader after
- * real_resolve_all (start-up). */
-#define REAL(name, ...)                                                                   \
-  ({                                                                                      \
-    static __typeof__(&name) _Atomic real_cache_;                                         \
-    __typeof__(&name) real_f_ = atomic_load_explicit(&real_cache_, memory_order_relaxed); \
-    if (!real_f_) {                                                                       \
-      real_f_ = (__typeof__(&name))real_sym(#name);                                       \
-      atomic_store_explicit(&real_cache_, real_f_, memory_order_relaxed);                 \
-    }                                                                                     \
-    real_f_;                                                                              \
-  })
 
 /* ---- the dynamic loader's locks across checkpoint and restart (loader.c) ---- */
 HIDDEN void loader_init(void);

@@ -11,6 +11,11 @@
 
 #include "dmtcp/plugin.h"
 #include "runtime.h"
+#include "dmtcp/next.h"
+
+/* What this file calls past the runtime's own wrappers (dmtcp/next.h). */
+#define THREADS_CALLS(X) X(sigaction)
+DMTCP_NEXT_TABLE(THREADS_CALLS)
 
 #ifndef ARCH_GET_FS
 #define ARCH_SET_FS 0x1002
@@ -40,7 +45,7 @@ static void table_release(void) {
 static long find_tid_offset(void) {
   int *addr = NULL;
   char *self = (char *)pthread_self();
-  if (prctl(PR_GET_TID_ADDRESS, &addr, 0, 0, 0) == 0 && addr) {
+  if (sys_prctl(PR_GET_TID_ADDRESS, (long)&addr, 0, 0, 0) == 0 && addr) {
     long off = (char *)addr - self;
     if (off > 0 && off < 4096) return off;
   }
@@ -151,7 +156,7 @@ void threads_install_handler(void) {
   sa.sa_sigaction = suspend_handler;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask);
-  REAL(sigaction)(g_sigckpt, &sa, NULL);
+  DMTCP_NEXT(sigaction)(g_sigckpt, &sa, NULL);
 }
 
 /* A thread group leader that left with pthread_exit stays a zombie until

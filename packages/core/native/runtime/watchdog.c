@@ -27,7 +27,7 @@ static char stack[16384] __attribute__((aligned(16)));
 
 static uint64_t now_s(void) {
   struct timespec ts;
-  sys_call2(__NR_clock_gettime, CLOCK_MONOTONIC, (long)&ts);
+  sys_clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec;
 }
 

@@ -12,44 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dmtcp/next.h"
 #include "dmtcp/plugin.h"
 #include "dmtcp/usermem.h"
 #include "runtime.h"
 
-/* Every libc function the runtime wraps, looked up once at start-up: a
- * lookup takes the dynamic loader's lock, which a thread suspended inside
- * dlopen holds until it runs again, so none may happen at checkpoint or
- * restart (see loader.c). */
-static const char *const real_names[] = {
-    "close",          "close_range",     "execve", "execvpe",   "fexecve",    "fork",        "posix_spawn",
-    "posix_spawnp",   "pthread_create",  "pthread_exit", "pthread_sigmask", "sigaction", "signal", "sigprocmask",
-};
-#define NREAL (sizeof real_names / sizeof real_names[0])
-static void *_Atomic real_fns[NREAL];
-
-static void *lookup_next(const char *name) {
-  void *f = dlsym(RTLD_NEXT, name);
-  if (!f) {
-    log_msg("no next definition of %s", name);
-    abort();
-  }
-  return f;
-}
-
-void real_resolve_all(void) {
-  for (size_t i = 0; i < NREAL; i++)
-    if (!atomic_load(&real_fns[i])) atomic_store(&real_fns[i], lookup_next(real_names[i]));
-}
-
-void *real_sym(const char *name) {
-  for (size_t i = 0; i < NREAL; i++) {
-    if (strcmp(real_names[i], name) != 0) continue;
-    void *f = atomic_load(&real_fns[i]);
-    if (!f) atomic_store(&real_fns[i], f = lookup_next(name));
-    return f;
-  }
-  return lookup_next(name);
-}
+/* Every libc function the runtime wraps, resolved once (dmtcp/next.h): no
+ * lookup may happen at checkpoint or restart, where a thread suspended
+ * inside dlopen holds the loader's lock (see loader.c). */
+#define RUNTIME_WRAPPED(X)                                                                          \
+  X(close) X(close_range) X(execve) X(execvpe) X(fexecve) X(fork) X(posix_spawn) X(posix_spawnp) \
+  X(pthread_create) X(pthread_exit) X(pthread_sigmask) X(sigaction) X(signal) X(sigprocmask)
+DMTCP_NEXT_TABLE(RUNTIME_WRAPPED)
 
 /* ---- threads ---- */
 
@@ -72,21 +46,21 @@ static void *thread_start(void *arg) {
 
 EXPORT void pthread_exit(void *ret) {
   if (g_rt.enabled) event_simple(DMTCP_EVENT_PTHREAD_EXIT);
-  REAL(pthread_exit)(ret);
+  DMTCP_NEXT(pthread_exit)(ret);
   __builtin_unreachable();
 }
 
 EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
-  if (!g_rt.enabled) return REAL(pthread_create)(th, attr, fn, arg);
+  if (!g_rt.enabled) return DMTCP_NEXT(pthread_create)(th, attr, fn, arg);
   ckpt_lock_read();
   struct thread_rec *t = thread_alloc(TK_USER);
   int r;
   if (!t) {
-    r = REAL(pthread_create)(th, attr, fn, arg);
+    r = DMTCP_NEXT(pthread_create)(th, attr, fn, arg);
   } else {
     t->start_fn = fn;
     t->start_arg = arg;
-    r = REAL(pthread_create)(th, attr, thread_start, t);
+    r = DMTCP_NEXT(pthread_create)(th, attr, thread_start, t);
     if (r == 0) {
       t->pthread = *th;
       t->tid_addr = g_tid_offset >= 0 ? (int *)((char *)*th + g_tid_offset) : NULL;
@@ -106,7 +80,7 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
 /* ---- fork ---- */
 
 EXPORT pid_t fork(void) {
-  if (!g_rt.enabled) return REAL(fork)();
+  if (!g_rt.enabled) return DMTCP_NEXT(fork)();
   ckpt_lock_read();
   event_simple(DMTCP_EVENT_ATFORK_PREPARE);
   /* The child is registered before it exists, so that no checkpoint can
@@ -119,18 +93,18 @@ EXPORT pid_t fork(void) {
     if (coord_hello(sock, DMTCP_HELLO_FORK, g_rt.upid, &m, buf, sizeof buf) == 0) {
       child_upid = m.hdr.upid;
     } else {
-      close(sock);
+      sys_close(sock);
       sock = -1;
     }
   }
   if (sock < 0) log_msg("fork: cannot register the child with the coordinator; it runs without checkpointing");
-  pid_t pid = REAL(fork)();
+  pid_t pid = DMTCP_NEXT(fork)();
   if (pid == 0) {
     threads_reset_after_fork();
     ckpt_lock_reset();
     if (sock >= 0) {
-      dup3(sock, DMTCP_COORD_FD, O_CLOEXEC);
-      close(sock);
+      sys_dup3(sock, DMTCP_COORD_FD, O_CLOEXEC);
+      sys_close(sock);
       g_rt.upid = child_upid;
       char payload[128];
       struct sbuf sb;
@@ -148,7 +122,7 @@ EXPORT pid_t fork(void) {
       g_rt.enabled = 0;
     }
   } else {
-    if (sock >= 0) close(sock);
+    if (sock >= 0) sys_close(sock);
     DmtcpEventData_t d;
     memset(&d, 0, sizeof d);
     d.forkInfo.childPid = pid;
@@ -260,10 +234,10 @@ static int exec_common(exec_fn real, const char *file, char *const argv[], char 
   d.preExec.envp = envp;
   events_dispatch(DMTCP_EVENT_PRE_EXEC, &d);
   char **env = exec_env(envp, 1);
-  fcntl(DMTCP_COORD_FD, F_SETFD, 0);
+  sys_fcntl(DMTCP_COORD_FD, F_SETFD, 0);
   int r = real(file, argv, env ? env : envp);
   int saved = errno;
-  fcntl(DMTCP_COORD_FD, F_SETFD, FD_CLOEXEC);
+  sys_fcntl(DMTCP_COORD_FD, F_SETFD, FD_CLOEXEC);
   free_env(env, envp);
   ckpt_unlock_read();
   errno = saved;
@@ -271,23 +245,23 @@ static int exec_common(exec_fn real, const char *file, char *const argv[], char 
 }
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
-  return exec_common(REAL(execve), path, argv, envp);
+  return exec_common(DMTCP_NEXT(execve), path, argv, envp);
 }
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-  return exec_common(REAL(execvpe), file, argv, envp);
+  return exec_common(DMTCP_NEXT(execvpe), file, argv, envp);
 }
 EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
 EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
 
 static int fexecve_real(const char *fdstr, char *const argv[], char *const envp[]) {
-  return REAL(fexecve)(atoi(fdstr), argv, envp);
+  return DMTCP_NEXT(fexecve)(atoi(fdstr), argv, envp);
 }
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
   /* glibc refuses a null argv or envp with EINVAL.  It declares argv
    * nonnull, so the compiler would drop a plain test: launder it. */
   const void *argv_ = argv;
   __asm__("" : "+r"(argv_));
-  if (!argv_ || !envp) return REAL(fexecve)(fd, argv, envp);
+  if (!argv_ || !envp) return DMTCP_NEXT(fexecve)(fd, argv, envp);
   char num[16];
   struct sbuf sb;
   sb_init(&sb, num, sizeof num);
@@ -335,12 +309,12 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
     }
     return 0;
   }
-  return REAL(sigaction)(sig, act, old);
+  return DMTCP_NEXT(sigaction)(sig, act, old);
 }
 
 EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   if (g_rt.enabled && sig == g_sigckpt) return SIG_DFL;
-  return REAL(signal)(sig, handler);
+  return DMTCP_NEXT(signal)(sig, handler);
 }
 
 static const sigset_t *without_ckpt(int how, const sigset_t *set, sigset_t *copy) {
@@ -354,14 +328,14 @@ static const sigset_t *without_ckpt(int how, const sigset_t *set, sigset_t *copy
 
 EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
   sigset_t copy;
-  int r = REAL(sigprocmask)(how, without_ckpt(how, set, &copy), old);
+  int r = DMTCP_NEXT(sigprocmask)(how, without_ckpt(how, set, &copy), old);
   if (r == 0 && old && g_rt.enabled) sigdelset(old, g_sigckpt);
   return r;
 }
 
 EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
   sigset_t copy;
-  int r = REAL(pthread_sigmask)(how, without_ckpt(how, set, &copy), old);
+  int r = DMTCP_NEXT(pthread_sigmask)(how, without_ckpt(how, set, &copy), old);
   if (r == 0 && old && g_rt.enabled) sigdelset(old, g_sigckpt);
   return r;
 }
@@ -376,15 +350,15 @@ static int is_protected_fd(int fd) {
 
 EXPORT int close(int fd) {
   if (is_protected_fd(fd)) return 0;
-  return REAL(close)(fd);
+  return DMTCP_NEXT(close)(fd);
 }
 
 EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
   if (!g_rt.enabled || last < DMTCP_PROTECTED_FD_BASE || first >= DMTCP_PROTECTED_FD_BASE + 20)
-    return REAL(close_range)(first, last, flags);
+    return DMTCP_NEXT(close_range)(first, last, flags);
   int r = 0;
-  if (first < DMTCP_PROTECTED_FD_BASE) r = REAL(close_range)(first, DMTCP_PROTECTED_FD_BASE - 1, flags);
-  if (r == 0 && last >= DMTCP_PROTECTED_FD_BASE + 20) r = REAL(close_range)(DMTCP_PROTECTED_FD_BASE + 20, last, flags);
+  if (first < DMTCP_PROTECTED_FD_BASE) r = DMTCP_NEXT(close_range)(first, DMTCP_PROTECTED_FD_BASE - 1, flags);
+  if (r == 0 && last >= DMTCP_PROTECTED_FD_BASE + 20) r = DMTCP_NEXT(close_range)(DMTCP_PROTECTED_FD_BASE + 20, last, flags);
   return r;
 }
 
@@ -410,10 +384,10 @@ static int spawn_common(spawn_fn real, pid_t *pid, const char *file, const posix
 
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                        char *const argv[], char *const envp[]) {
-  return spawn_common(REAL(posix_spawn), pid, path, fa, attr, argv, envp);
+  return spawn_common(DMTCP_NEXT(posix_spawn), pid, path, fa, attr, argv, envp);
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                         char *const argv[], char *const envp[]) {
-  return spawn_common(REAL(posix_spawnp), pid, file, fa, attr, argv, envp);
+  return spawn_common(DMTCP_NEXT(posix_spawnp), pid, file, fa, attr, argv, envp);
 }
