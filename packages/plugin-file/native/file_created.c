@@ -19,11 +19,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dmtcp/next.h"
 #include "dmtcp/plugin.h"
-#include "file_plugin.h"
 #include "dmtcp/sys.h"
+#include "file_plugin.h"
 
 #define FILE_EXPORT DMTCP_EXPORT
+
+#define CREATED_WRAPPED(X) \
+  X(open) X(open64) X(openat) X(openat64) X(creat) X(creat64) X(fopen) X(fopen64) X(freopen) X(freopen64)
+DMTCP_NEXT_TABLE(CREATED_WRAPPED)
 
 struct created_mark {
   uint64_t dev;
@@ -71,7 +76,7 @@ FILE_EXPORT int open(const char *path, int flags, ...) {
     mode = (mode_t)va_arg(ap, int);
     va_end(ap);
   }
-  return after_open(NEXT_FNC(open)(path, flags, mode), flags);
+  return after_open(DMTCP_NEXT(open)(path, flags, mode), flags);
 }
 
 FILE_EXPORT int open64(const char *path, int flags, ...) {
@@ -82,7 +87,7 @@ FILE_EXPORT int open64(const char *path, int flags, ...) {
     mode = (mode_t)va_arg(ap, int);
     va_end(ap);
   }
-  return after_open(NEXT_FNC(open64)(path, flags, mode), flags);
+  return after_open(DMTCP_NEXT(open64)(path, flags, mode), flags);
 }
 
 FILE_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
@@ -93,7 +98,7 @@ FILE_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
     mode = (mode_t)va_arg(ap, int);
     va_end(ap);
   }
-  return after_open(NEXT_FNC(openat)(dirfd, path, flags, mode), flags);
+  return after_open(DMTCP_NEXT(openat)(dirfd, path, flags, mode), flags);
 }
 
 FILE_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
@@ -104,15 +109,15 @@ FILE_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
     mode = (mode_t)va_arg(ap, int);
     va_end(ap);
   }
-  return after_open(NEXT_FNC(openat64)(dirfd, path, flags, mode), flags);
+  return after_open(DMTCP_NEXT(openat64)(dirfd, path, flags, mode), flags);
 }
 
 FILE_EXPORT int creat(const char *path, mode_t mode) {
-  return after_open(NEXT_FNC(creat)(path, mode), O_CREAT);
+  return after_open(DMTCP_NEXT(creat)(path, mode), O_CREAT);
 }
 
 FILE_EXPORT int creat64(const char *path, mode_t mode) {
-  return after_open(NEXT_FNC(creat64)(path, mode), O_CREAT);
+  return after_open(DMTCP_NEXT(creat64)(path, mode), O_CREAT);
 }
 
 /* fopen opens inside libc, where no wrapper sees it: "w" and "a" (with or
@@ -122,16 +127,16 @@ static FILE *after_fopen(FILE *f, const char *mode) {
   return f;
 }
 
-FILE_EXPORT FILE *fopen(const char *path, const char *mode) { return after_fopen(NEXT_FNC(fopen)(path, mode), mode); }
+FILE_EXPORT FILE *fopen(const char *path, const char *mode) { return after_fopen(DMTCP_NEXT(fopen)(path, mode), mode); }
 
 FILE_EXPORT FILE *fopen64(const char *path, const char *mode) {
-  return after_fopen(NEXT_FNC(fopen64)(path, mode), mode);
+  return after_fopen(DMTCP_NEXT(fopen64)(path, mode), mode);
 }
 
 FILE_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream) {
-  return after_fopen(NEXT_FNC(freopen)(path, mode, stream), mode);
+  return after_fopen(DMTCP_NEXT(freopen)(path, mode, stream), mode);
 }
 
 FILE_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream) {
-  return after_fopen(NEXT_FNC(freopen64)(path, mode, stream), mode);
+  return after_fopen(DMTCP_NEXT(freopen64)(path, mode, stream), mode);
 }
