@@ -53,25 +53,6 @@ long file_park(long fd, int base) {
   return moved;
 }
 
-char file_share_kind(const struct file_rec *r) {
-  switch (r->kind) {
-    case FK_PIPE: return 'p';
-    case FK_FIFO: return 'f';
-    case FK_PTMX: return r->pty_index >= 0 ? 'm' : 0;
-    case FK_TTY: return r->pty_index >= 0 ? 's' : 0;
-    case FK_REG:
-    case FK_DIR:
-    case FK_CHR:
-    case FK_BLK:
-    case FK_MEMFD: return 'F';
-    /* Only so that a socket several processes hold is known for one
-     * description (0-2 from outside, src/share.ts); restoring sockets is
-     * another plugin's work. */
-    case FK_SOCKET: return 'S';
-    default: return 0;
-  }
-}
-
 char file_share_mode(const struct file_rec *r) {
   if (r->flags & O_PATH) return '-';
   switch (r->flags & O_ACCMODE) {

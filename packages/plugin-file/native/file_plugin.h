@@ -1,7 +1,36 @@
 /* Internal interface of the file plugin: the descriptor table saved at
- * checkpoint, the settings, and the pieces that the checkpoint side
- * (file_scan.c), the restart side (file_restore.c) and the event handler
- * (file_plugin.c) share. */
+ * checkpoint, the settings, the table of kinds, and what the phases share.
+ *
+ * Layering (a module calls only into modules below it; the unit test
+ * test/layering.test.ts fails on a cycle between files):
+ *
+ *   file_plugin.c    the phase script: which phase runs at which event
+ *        |
+ *   phases           file_scan.c (DRAIN: describe every descriptor)
+ *                    file_drain.c (DRAIN: the "file:drain" barrier, drain;
+ *                                  REFILL)
+ *                    file_restore.c (RESTART: the loop over records)
+ *                      -> file_share.c (RESTART: the "file:share" exchange
+ *                                       of objects several processes hold;
+ *                                       never calls back into the loop)
+ *                      -> file_missing.c (RESTART: the "file:missing" call)
+ *        |   through file_kind_ops_of() only
+ *   file_kind.c      the table: kind -> struct file_kind_ops
+ *        |   (data references, no calls)
+ *   kinds            file_reg.c (regular files), file_memfd.c,
+ *                    file_dir_dev.c (directories, devices),
+ *                    file_pty.c (terminals, pseudo-terminal masters),
+ *                    file_pipe.c (pipes, FIFOs), file_other.c (sockets,
+ *                    anonymous inodes, the rest)
+ *        |
+ *   file_common.c    helpers every kind and phase uses (parking a
+ *                    descriptor, reopening through /proc, the restart path)
+ *        |
+ *   file_log.c, file_pathmap.c, file_env.c, file_created.c (the O_CREAT
+ *   wrappers), and the core's toolkit headers (dmtcp/sys.h, fmt.h, fds.h...)
+ *
+ * A kind's code lives in its own file and is reached only through its ops;
+ * a phase never switches on the kind. */
 #ifndef FILE_PLUGIN_H
 #define FILE_PLUGIN_H
 
@@ -161,6 +190,43 @@ struct file_settings {
 extern DMTCP_HIDDEN struct file_table g_file_table;
 extern DMTCP_HIDDEN struct file_settings g_file_settings;
 
+/* ---- the table of kinds (file_kind.c) ----
+ * What differs between kinds of object, one struct per kind (or group of
+ * kinds that behave alike), each in its own file.  The phases own the loops
+ * over records and call these; a slot a kind does not need is NULL. */
+struct file_kind_ops {
+  const char *name; /* in messages: "file", "pipe"... */
+  /* Checkpoint (DRAIN, file_scan.c): fills what the generic fields (path,
+   * flags, stat, offset) leave out, for the descriptor r->fd. */
+  void (*describe)(struct file_rec *r);
+  /* Whether the bytes of r go into the image. */
+  int (*wants_contents)(const struct file_rec *r, const struct file_settings *s);
+  /* The letter the "file:drain" and "file:share" records name r's kind
+   * by ('F' a file, 'p' 'f' 'm' 's' 'S': src/share.ts), or 0 to leave r out
+   * of both exchanges. */
+  char (*share_kind)(const struct file_rec *r);
+};
+
+DMTCP_HIDDEN const struct file_kind_ops *file_kind_ops_of(int kind);
+static inline const struct file_kind_ops *file_ops(const struct file_rec *r) { return file_kind_ops_of(r->kind); }
+DMTCP_HIDDEN const char *file_kind_name(int kind);
+/* file_ops(r)->share_kind(r), 0 when the kind has none. */
+DMTCP_HIDDEN char file_share_kind(const struct file_rec *r);
+
+/* The kinds (defined in their files; only file_kind.c names them). */
+extern DMTCP_HIDDEN const struct file_kind_ops file_reg_ops, file_memfd_ops, file_dir_ops, file_chr_ops,
+    file_blk_ops, file_tty_ops, file_ptmx_ops, file_pipe_ops, file_fifo_ops, file_socket_ops, file_anon_ops,
+    file_other_ops;
+/* Shared by the kinds a description of which can be reopened by another
+ * process as a file ('F'). */
+DMTCP_HIDDEN char file_share_as_file(const struct file_rec *r);
+
+/* ---- file_common.c: helpers of every kind and phase ---- */
+/* Whether a /proc/self/fd link names an unlinked file ("... (deleted)"),
+ * and the path without that suffix. */
+DMTCP_HIDDEN int file_path_deleted(const char *path);
+DMTCP_HIDDEN void file_strip_deleted(char *path);
+
 /* ---- file_log.c: a logger on a chosen fd ---- */
 DMTCP_HIDDEN const char *file_errno_name(long err);
 /* Messages for the person running the program: "dmtcp file: ..." on the log
@@ -197,12 +263,8 @@ DMTCP_HIDDEN int file_scan(struct file_table *t, const struct file_settings *s);
 DMTCP_HIDDEN void file_table_release(struct file_table *t);
 /* Open descriptors of this process, the runtime's left out; at most cap. */
 DMTCP_HIDDEN size_t file_list_fds(int *out, size_t cap);
-DMTCP_HIDDEN const char *file_kind_name(int kind);
 
 /* ---- file_drain.c (checkpoint DRAIN, REFILL) ---- */
-/* Which kinds other processes may hold too, as the wire names them
- * ('p', 'f', 'm', 's', 'F'), or 0 for those left out of the exchange. */
-DMTCP_HIDDEN char file_share_kind(const struct file_rec *r);
 DMTCP_HIDDEN char file_share_mode(const struct file_rec *r);
 /* The DRAIN barrier: finds the owners of shared descriptions and drains
  * the objects this process was chosen for. */
@@ -216,7 +278,6 @@ DMTCP_HIDDEN uint64_t file_self_upid(void);
 DMTCP_HIDDEN long file_park(long fd, int base);
 
 /* ---- file_pty.c: pseudo-terminal bytes and settings ---- */
-DMTCP_HIDDEN void file_pty_describe(struct file_rec *r);
 DMTCP_HIDDEN void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each);
 DMTCP_HIDDEN void file_pty_refill(struct file_table *t, struct file_rec *r);
 /* A new pseudo-terminal with r's settings: the master, or -errno. */

@@ -69,7 +69,7 @@ static int leads_session_on(uint64_t rdev) {
   return fields[3] == (long)pid && tty != 0 && maj == major(rdev) && min == minor(rdev);
 }
 
-void file_pty_describe(struct file_rec *r) {
+static void pty_describe(struct file_rec *r) {
   if (r->kind == FK_PTMX) {
     unsigned idx = 0;
     int locked = 0;
@@ -220,3 +220,21 @@ long file_pty_create(const struct file_rec *r) {
   if (r->has_winsize) sys_ioctl((int)m, TIOCSWINSZ, (void *)r->winsize);
   return m;
 }
+
+static char ptmx_share_kind(const struct file_rec *r) { return r->pty_index >= 0 ? 'm' : 0; }
+static char tty_share_kind(const struct file_rec *r) { return r->pty_index >= 0 ? 's' : 0; }
+
+/* A terminal: /dev/pts/N (the slave of a pseudo-terminal, shared with its
+ * master's holder when that is in the computation), /dev/ttyN, /dev/tty,
+ * /dev/console. */
+const struct file_kind_ops file_tty_ops = {
+    .name = "terminal",
+    .describe = pty_describe,
+    .share_kind = tty_share_kind,
+};
+
+const struct file_kind_ops file_ptmx_ops = {
+    .name = "pseudo-terminal master",
+    .describe = pty_describe,
+    .share_kind = ptmx_share_kind,
+};
