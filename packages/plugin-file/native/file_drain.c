@@ -35,33 +35,6 @@ static void skip_spaces(const char **pp) {
   while (**pp == ' ') (*pp)++;
 }
 
-uint64_t file_self_upid(void) {
-  const char *s = dmtcp_get_uniquepid_str();
-  return s ? parse_hex(&s) : 0;
-}
-
-long file_park(long fd, int base) {
-  if (fd < 0) return fd;
-  if (fd >= base && !dmtcp_fd_protected(fd)) {
-    sys_fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-    return fd;
-  }
-  int from = base;
-  if (dmtcp_fd_protected(from)) from = DMTCP_PROTECTED_FD_LAST + 1;
-  long moved = sys_fcntl((int)fd, F_DUPFD_CLOEXEC, from);
-  sys_close((int)fd);
-  return moved;
-}
-
-char file_share_mode(const struct file_rec *r) {
-  if (r->flags & O_PATH) return '-';
-  switch (r->flags & O_ACCMODE) {
-    case O_RDONLY: return 'r';
-    case O_WRONLY: return 'w';
-    default: return 'b';
-  }
-}
-
 static int is_pipe_like(int kind) { return kind == FK_PIPE || kind == FK_FIFO; }
 
 /* Descriptions of pipes and terminals can be told apart without kcmp only

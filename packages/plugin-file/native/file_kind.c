@@ -21,3 +21,5 @@ char file_share_kind(const struct file_rec *r) {
   const struct file_kind_ops *ops = file_ops(r);
   return ops->share_kind ? ops->share_kind(r) : 0;
 }
+
+int file_is_shared_object(const struct file_rec *r) { return file_ops(r)->create_object != NULL; }
