@@ -27,6 +27,106 @@ static char fifo_share_kind(const struct file_rec *r) {
   return 'f';
 }
 
+/* ---- DRAIN, REFILL ---- */
+
+/* A description of our own on the object behind fd, with the given access
+ * mode, non-blocking: reading or writing it leaves the application's
+ * description (its flags, its offset) alone.  -errno when the object will
+ * not be opened again. */
+static long reopen_nonblocking(int fd, int acc) {
+  return file_reopen_fd(fd, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
+static size_t pipe_drain_cap(const struct file_rec *r) { return (size_t)(r->pipe_size > 0 ? r->pipe_size : 65536); }
+
+static void pipe_drain(struct file_table *t, struct file_rec *r) {
+  size_t cap = pipe_drain_cap(r);
+  long fd = reopen_nonblocking(r->fd, O_RDONLY);
+  long restore_fl = -1;
+  if (fd < 0) {
+    /* Our own end is readable: borrow it, non-blocking for the moment
+     * (every thread of the process is stopped, nobody sees the flag). */
+    if (file_share_mode(r) != 'r' && file_share_mode(r) != 'b') {
+      file_log("fd %d (%s): cannot read the bytes buffered in it (%s); they are not in the checkpoint", r->fd,
+               r->path, file_errno_name(fd));
+      return;
+    }
+    restore_fl = sys_fcntl(r->fd, F_GETFL, 0);
+    sys_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
+    fd = r->fd;
+  }
+  unsigned char *dst = t->drain + r->drain_off;
+  size_t got = 0;
+  while (got < cap) {
+    long n = sys_read((int)fd, dst + got, cap - got);
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  if (restore_fl >= 0) sys_fcntl(r->fd, F_SETFL, restore_fl);
+  else sys_close((int)fd);
+  r->drain_len = got;
+  file_debug("fd %d (%s): drained %lu bytes", r->fd, r->path, (unsigned long)got);
+}
+
+/* Without the "file:drain" policy a process drains only what it holds both
+ * ends of (a self-pipe): anything else may have a writer that goes on while
+ * this process is stopped. */
+static int holds_both_ends(const struct file_table *t, const struct file_rec *r) {
+  int reads = 0, writes = 0;
+  for (size_t i = 0; i < t->nrecs; i++) {
+    const struct file_rec *q = &t->recs[i];
+    if (q->obj != r->obj) continue;
+    char m = file_share_mode(q);
+    reads |= m == 'r' || m == 'b';
+    writes |= m == 'w' || m == 'b';
+  }
+  return reads && writes && (file_share_mode(r) == 'r' || file_share_mode(r) == 'b');
+}
+
+static long write_nonblocking(int fd, const unsigned char *p, size_t n, size_t *done) {
+  *done = 0;
+  int spins = 0;
+  while (*done < n) {
+    long w = sys_write(fd, p + *done, n - *done);
+    if (w == -EINTR) continue;
+    if (w == -EAGAIN && spins++ < 200) {
+      /* Room appears as the reader takes bytes out; nobody reads while
+       * threads are stopped, so this only helps a reader outside. */
+      sys_nanosleep_ms(1);
+      continue;
+    }
+    if (w <= 0) return w < 0 ? w : -EIO;
+    *done += (size_t)w;
+  }
+  return 0;
+}
+
+static void pipe_refill(struct file_table *t, struct file_rec *r) {
+  if (!r->drain_len) return;
+  long fd = reopen_nonblocking(r->fd, O_RDWR);
+  long restore_fl = -1;
+  if (fd < 0) {
+    if (file_share_mode(r) != 'w' && file_share_mode(r) != 'b') {
+      file_log("fd %d (%s): cannot put %lu drained bytes back (%s); they are lost", r->fd, r->path,
+               (unsigned long)r->drain_len, file_errno_name(fd));
+      return;
+    }
+    restore_fl = sys_fcntl(r->fd, F_GETFL, 0);
+    sys_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
+    fd = r->fd;
+  }
+  size_t done = 0;
+  long rc = write_nonblocking((int)fd, t->drain + r->drain_off, r->drain_len, &done);
+  if (restore_fl >= 0) sys_fcntl(r->fd, F_SETFL, restore_fl);
+  else sys_close((int)fd);
+  if (rc < 0)
+    file_log("fd %d (%s): %lu of %lu drained bytes could not be put back (%s)", r->fd, r->path,
+             (unsigned long)(r->drain_len - done), (unsigned long)r->drain_len, file_errno_name(rc));
+  else file_debug("fd %d (%s): refilled %lu bytes", r->fd, r->path, (unsigned long)done);
+}
+
+
 /* ---- restart ---- */
 
 /* A pipe this process restores alone had its other end outside the
@@ -123,6 +223,10 @@ const struct file_kind_ops file_pipe_ops = {
     .name = "pipe",
     .describe = pipe_describe,
     .share_kind = pipe_share_kind,
+    .drain_cap = pipe_drain_cap,
+    .drain = pipe_drain,
+    .drains_alone = holds_both_ends,
+    .refill = pipe_refill,
     .std_stays = 1,
     .restore = pipe_restore,
     .create_object = pipe_create_object,
@@ -136,6 +240,10 @@ const struct file_kind_ops file_fifo_ops = {
     .name = "FIFO",
     .describe = pipe_describe,
     .share_kind = fifo_share_kind,
+    .drain_cap = pipe_drain_cap,
+    .drain = pipe_drain,
+    .drains_alone = holds_both_ends,
+    .refill = pipe_refill,
     .std_stays = 1,
     .create_object = fifo_create_object,
     .open_description = pipe_open_description,

@@ -353,11 +353,6 @@ DMTCP_HIDDEN void file_created_note(int fd, int created);
 /* Whether fd was opened with O_CREAT on the inode (dev, ino). */
 DMTCP_HIDDEN int file_created_get(int fd, uint64_t dev, uint64_t ino);
 
-/* ---- file_pty.c: bytes in flight (until drain goes through the ops) ---- */
-DMTCP_HIDDEN void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each);
-DMTCP_HIDDEN void file_pty_refill(struct file_table *t, struct file_rec *r);
-#define FILE_PTY_DRAIN_CAP (128 * 1024)
-
 /* ---- phases ---- */
 
 /* file_scan.c (checkpoint) */

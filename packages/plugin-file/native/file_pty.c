@@ -22,6 +22,8 @@
 
 #define PTY_MAJOR_FIRST 136
 #define PTY_MAJOR_LAST 143
+/* Bytes kept of each direction of a pseudo-terminal. */
+#define PTY_DRAIN_CAP (128 * 1024)
 
 struct pollfd_k {
   int fd;
@@ -109,7 +111,16 @@ static size_t read_nonblocking(int fd, unsigned char *dst, size_t cap) {
   return got;
 }
 
-void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each) {
+/* Room for both directions: what the slave wrote (drain), what the master
+ * wrote (drain2). */
+static size_t ptmx_drain_cap(const struct file_rec *r) {
+  (void)r;
+  return 2 * PTY_DRAIN_CAP;
+}
+
+static void ptmx_drain(struct file_table *t, struct file_rec *r) {
+  size_t cap_each = PTY_DRAIN_CAP;
+  r->drain2_off = r->drain_off + cap_each;
   /* Input first: the slave's line discipline may still have bytes to
    * process, and processing them can echo into the other direction. */
   long slave = file_pty_open_slave(r->fd, O_RDWR | O_NONBLOCK);
@@ -156,7 +167,7 @@ static size_t write_some(int fd, const unsigned char *p, size_t n) {
   return done;
 }
 
-void file_pty_refill(struct file_table *t, struct file_rec *r) {
+static void ptmx_refill(struct file_table *t, struct file_rec *r) {
   if (!r->drain_len && !r->drain2_len) return;
   struct termios saved;
   if (!get_termios(r->fd, &saved)) {
@@ -295,6 +306,13 @@ static int pty_fallback_role(const struct file_table *t, const struct file_rec *
   return SR_LOCAL;
 }
 
+/* Without the "file:drain" policy a master drains its pair alone. */
+static int ptmx_drains_alone(const struct file_table *t, const struct file_rec *r) {
+  (void)t;
+  (void)r;
+  return 1;
+}
+
 static char ptmx_share_kind(const struct file_rec *r) { return r->pty_index >= 0 ? 'm' : 0; }
 static char tty_share_kind(const struct file_rec *r) { return r->pty_index >= 0 ? 's' : 0; }
 
@@ -319,6 +337,10 @@ const struct file_kind_ops file_ptmx_ops = {
     .name = "pseudo-terminal master",
     .describe = pty_describe,
     .share_kind = ptmx_share_kind,
+    .drain_cap = ptmx_drain_cap,
+    .drain = ptmx_drain,
+    .drains_alone = ptmx_drains_alone,
+    .refill = ptmx_refill,
     .std_stays = 1,
     .create_object = pty_create_object,
     .open_description = pty_open_description,
