@@ -44,7 +44,7 @@ export function scan(text: string): Scanned {
   for (const m of s.matchAll(IDENT)) {
     const at = m.index;
     const name = m[0];
-    if (depth[at] > 0) {
+    if ((depth[at] ?? 0) > 0) {
       calls.add(name);
       continue;
     }
@@ -86,8 +86,8 @@ export function buildGraph(sources: Source[], header = ''): Graph {
   }
   const inline = new Map<string, Set<string>>();
   const h = stripNoise(header);
-  for (const m of h.matchAll(/static\s+inline[^{;]*?\b(file_[a-z0-9_]+)\s*\([^)]*\)\s*\{([^}]*)\}/g)) {
-    inline.set(m[1], new Set([...m[2].matchAll(IDENT)].map((c) => c[0])));
+  for (const [, name = '', body = ''] of h.matchAll(/static\s+inline[^{;]*?\b(file_[a-z0-9_]+)\s*\([^)]*\)\s*\{([^}]*)\}/g)) {
+    inline.set(name, new Set([...body.matchAll(IDENT)].map((c) => c[0])));
   }
   const edges = new Map<string, Set<string>>();
   for (const [file, sc] of scanned) {
