@@ -2,7 +2,8 @@
  * checkpoint, the settings, the table of kinds, and what the phases share.
  *
  * Layering (a module calls only into modules below it; the unit test
- * test/layering.test.ts fails on a cycle between files):
+ * test/layering.test.ts fails on a cycle between files, on a kind calling
+ * the table or a phase, and on the exchange reaching the restore loop):
  *
  *   file_plugin.c    the phase script: which phase runs at which event
  *        |
@@ -14,7 +15,7 @@
  *                                       of objects several processes hold;
  *                                       never calls back into the loop)
  *                      -> file_missing.c (RESTART: the "file:missing" call)
- *        |   through file_kind_ops_of() only
+ *        |   through the table only (file_ops(r)->slot)
  *   file_kind.c      the table: kind -> struct file_kind_ops
  *        |   (data references, no calls)
  *   kinds            file_reg.c (regular files), file_memfd.c,
@@ -30,7 +31,8 @@
  *   wrappers), and the core's toolkit headers (dmtcp/sys.h, fmt.h, fds.h...)
  *
  * A kind's code lives in its own file and is reached only through its ops;
- * a phase never switches on the kind. */
+ * a phase never switches on the kind (file_scan.c's classify() only decides
+ * it). */
 #ifndef FILE_PLUGIN_H
 #define FILE_PLUGIN_H
 
