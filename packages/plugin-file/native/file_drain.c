@@ -5,6 +5,8 @@
  * FIFO and pseudo-terminal.  The drained bytes live in a mapping the image
  * captures, and go back into the object at REFILL, on resume as after a
  * restart, so the application reads the same bytes in the same order.
+ * This file owns the barrier and the loops; the kinds that hold bytes
+ * (pipes, FIFOs, pseudo-terminal masters) drain and refill them.
  *
  * Runs in the checkpoint thread with every thread of every process
  * stopped: no malloc, no stdio, kernel calls only. */
@@ -35,59 +37,11 @@ static void skip_spaces(const char **pp) {
   while (**pp == ' ') (*pp)++;
 }
 
-uint64_t file_self_upid(void) {
-  const char *s = dmtcp_get_uniquepid_str();
-  return s ? parse_hex(&s) : 0;
-}
-
-long file_park(long fd, int base) {
-  if (fd < 0) return fd;
-  if (fd >= base && !dmtcp_fd_protected(fd)) {
-    sys_fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-    return fd;
-  }
-  int from = base;
-  if (dmtcp_fd_protected(from)) from = DMTCP_PROTECTED_FD_LAST + 1;
-  long moved = sys_fcntl((int)fd, F_DUPFD_CLOEXEC, from);
-  sys_close((int)fd);
-  return moved;
-}
-
-char file_share_kind(const struct file_rec *r) {
-  switch (r->kind) {
-    case FK_PIPE: return 'p';
-    case FK_FIFO: return 'f';
-    case FK_PTMX: return r->pty_index >= 0 ? 'm' : 0;
-    case FK_TTY: return r->pty_index >= 0 ? 's' : 0;
-    case FK_REG:
-    case FK_DIR:
-    case FK_CHR:
-    case FK_BLK:
-    case FK_MEMFD: return 'F';
-    /* Only so that a socket several processes hold is known for one
-     * description (0-2 from outside, src/share.ts); restoring sockets is
-     * another plugin's work. */
-    case FK_SOCKET: return 'S';
-    default: return 0;
-  }
-}
-
-char file_share_mode(const struct file_rec *r) {
-  if (r->flags & O_PATH) return '-';
-  switch (r->flags & O_ACCMODE) {
-    case O_RDONLY: return 'r';
-    case O_WRONLY: return 'w';
-    default: return 'b';
-  }
-}
-
-static int is_pipe_like(int kind) { return kind == FK_PIPE || kind == FK_FIFO; }
-
 /* Descriptions of pipes and terminals can be told apart without kcmp only
  * by their flags, which the policy already matched: a pipe end inherited
  * through fork is by far the common case.  A file is different: two
  * processes reading one file from its start are at the same offset too. */
-static int same_without_kcmp(const struct file_rec *r) { return r->kind != FK_REG && file_share_kind(r) != 'F'; }
+static int same_without_kcmp(const struct file_rec *r) { return file_share_kind(r) != 'F'; }
 
 /* Compares r with the candidates on one reply line and makes the first
  * that is the same description its owner. */
@@ -116,68 +70,6 @@ static void find_owner(struct file_table *t, struct file_rec *r, const char *p, 
       return;
     }
   }
-}
-
-static size_t drain_cap(const struct file_rec *r) {
-  if (r->kind == FK_PTMX) return 2 * FILE_PTY_DRAIN_CAP;
-  return (size_t)(r->pipe_size > 0 ? r->pipe_size : 65536);
-}
-
-static void proc_fd(char *out, size_t cap, int fd) {
-  struct sbuf b;
-  sb_init(&b, out, cap);
-  sb_format(&b, "/proc/thread-self/fd/%d", fd);
-}
-
-/* A description of our own on the object behind fd, with the given access
- * mode, non-blocking: reading or writing it leaves the application's
- * description (its flags, its offset) alone.  -errno when the object will
- * not be opened again. */
-static long reopen_nonblocking(int fd, int acc) {
-  char link[64];
-  proc_fd(link, sizeof link, fd);
-  return sys_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
-}
-
-static void drain_pipe(struct file_table *t, struct file_rec *r, size_t cap) {
-  long fd = reopen_nonblocking(r->fd, O_RDONLY);
-  long restore_fl = -1;
-  if (fd < 0) {
-    /* Our own end is readable: borrow it, non-blocking for the moment
-     * (every thread of the process is stopped, nobody sees the flag). */
-    if (file_share_mode(r) != 'r' && file_share_mode(r) != 'b') {
-      file_log("fd %d (%s): cannot read the bytes buffered in it (%s); they are not in the checkpoint", r->fd,
-               r->path, file_errno_name(fd));
-      return;
-    }
-    restore_fl = sys_fcntl(r->fd, F_GETFL, 0);
-    sys_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
-    fd = r->fd;
-  }
-  unsigned char *dst = t->drain + r->drain_off;
-  size_t got = 0;
-  while (got < cap) {
-    long n = sys_read((int)fd, dst + got, cap - got);
-    if (n == -EINTR) continue;
-    if (n <= 0) break;
-    got += (size_t)n;
-  }
-  if (restore_fl >= 0) sys_fcntl(r->fd, F_SETFL, restore_fl);
-  else sys_close((int)fd);
-  r->drain_len = got;
-  file_debug("fd %d (%s): drained %lu bytes", r->fd, r->path, (unsigned long)got);
-}
-
-static int holds_both_ends(const struct file_table *t, const struct file_rec *r) {
-  int reads = 0, writes = 0;
-  for (size_t i = 0; i < t->nrecs; i++) {
-    const struct file_rec *q = &t->recs[i];
-    if (q->obj != r->obj) continue;
-    char m = file_share_mode(q);
-    reads |= m == 'r' || m == 'b';
-    writes |= m == 'w' || m == 'b';
-  }
-  return reads && writes && (file_share_mode(r) == 'r' || file_share_mode(r) == 'b');
 }
 
 /* The record, the reply buffer and the drain region are mapped for the
@@ -231,11 +123,11 @@ void file_drain(struct file_table *t) {
     struct file_rec *r = &t->recs[i];
     r->drained = 0;
     if (r->leader != (int)i || !file_share_kind(r)) continue;
+    const struct file_kind_ops *ops = file_ops(r);
     if (!p || !*p) {
-      /* Without the policy a process drains only what it holds both ends
-       * of (a self-pipe, a pty master): anything else may have a writer
-       * that goes on while this process is stopped. */
-      r->drained = (is_pipe_like(r->kind) && holds_both_ends(t, r)) || r->kind == FK_PTMX;
+      /* Without the policy a process drains only what the kind says it
+       * holds alone. */
+      r->drained = ops->drain && ops->drains_alone && ops->drains_alone(t, r);
       continue;
     }
     int drains = *p == '1';
@@ -245,7 +137,7 @@ void file_drain(struct file_table *t) {
     find_owner(t, r, p, count, &kcmp_warned);
     while (*p && *p != '\n') p++;
     if (*p == '\n') p++;
-    r->drained = drains && (is_pipe_like(r->kind) || r->kind == FK_PTMX);
+    r->drained = drains && ops->drain != NULL;
   }
   /* Aliases follow the description they belong to. */
   for (size_t i = 0; i < t->nrecs; i++) {
@@ -262,7 +154,7 @@ void file_drain(struct file_table *t) {
     struct file_rec *r = &t->recs[i];
     if (!r->drained) continue;
     r->drain_off = total;
-    total += drain_cap(r);
+    total += file_ops(r)->drain_cap(r);
   }
   if (!total) return;
   long err = 0;
@@ -277,56 +169,9 @@ void file_drain(struct file_table *t) {
   }
   for (size_t i = 0; i < t->nrecs; i++) {
     struct file_rec *r = &t->recs[i];
-    if (!r->drained) continue;
-    if (r->kind == FK_PTMX) {
-      r->drain2_off = r->drain_off + FILE_PTY_DRAIN_CAP;
-      file_pty_drain(t, r, FILE_PTY_DRAIN_CAP);
-    } else {
-      drain_pipe(t, r, drain_cap(r));
-    }
+    if (r->drained) file_ops(r)->drain(t, r);
   }
   t->refill_pending = 1;
-}
-
-static long write_nonblocking(int fd, const unsigned char *p, size_t n, size_t *done) {
-  *done = 0;
-  int spins = 0;
-  while (*done < n) {
-    long w = sys_write(fd, p + *done, n - *done);
-    if (w == -EINTR) continue;
-    if (w == -EAGAIN && spins++ < 200) {
-      /* Room appears as the reader takes bytes out; nobody reads while
-       * threads are stopped, so this only helps a reader outside. */
-      sys_nanosleep_ms(1);
-      continue;
-    }
-    if (w <= 0) return w < 0 ? w : -EIO;
-    *done += (size_t)w;
-  }
-  return 0;
-}
-
-static void refill_pipe(struct file_table *t, struct file_rec *r) {
-  long fd = reopen_nonblocking(r->fd, O_RDWR);
-  long restore_fl = -1;
-  if (fd < 0) {
-    if (file_share_mode(r) != 'w' && file_share_mode(r) != 'b') {
-      file_log("fd %d (%s): cannot put %lu drained bytes back (%s); they are lost", r->fd, r->path,
-               (unsigned long)r->drain_len, file_errno_name(fd));
-      return;
-    }
-    restore_fl = sys_fcntl(r->fd, F_GETFL, 0);
-    sys_fcntl(r->fd, F_SETFL, restore_fl | O_NONBLOCK);
-    fd = r->fd;
-  }
-  size_t done = 0;
-  long rc = write_nonblocking((int)fd, t->drain + r->drain_off, r->drain_len, &done);
-  if (restore_fl >= 0) sys_fcntl(r->fd, F_SETFL, restore_fl);
-  else sys_close((int)fd);
-  if (rc < 0)
-    file_log("fd %d (%s): %lu of %lu drained bytes could not be put back (%s)", r->fd, r->path,
-             (unsigned long)(r->drain_len - done), (unsigned long)r->drain_len, file_errno_name(rc));
-  else file_debug("fd %d (%s): refilled %lu bytes", r->fd, r->path, (unsigned long)done);
 }
 
 void file_refill(struct file_table *t) {
@@ -344,7 +189,6 @@ void file_refill(struct file_table *t) {
                  (unsigned long)(r->drain_len + r->drain2_len));
       continue;
     }
-    if (r->kind == FK_PTMX) file_pty_refill(t, r);
-    else if (r->drain_len) refill_pipe(t, r);
+    if (file_ops(r)->refill) file_ops(r)->refill(t, r);
   }
 }

@@ -1,7 +1,38 @@
 /* Internal interface of the file plugin: the descriptor table saved at
- * checkpoint, the settings, and the pieces that the checkpoint side
- * (file_scan.c), the restart side (file_restore.c) and the event handler
- * (file_plugin.c) share. */
+ * checkpoint, the settings, the table of kinds, and what the phases share.
+ *
+ * Layering (a module calls only into modules below it; the unit test
+ * test/layering.test.ts fails on a cycle between files, on a kind calling
+ * the table or a phase, and on the exchange reaching the restore loop):
+ *
+ *   file_plugin.c    the phase script: which phase runs at which event
+ *        |
+ *   phases           file_scan.c (DRAIN: describe every descriptor)
+ *                    file_drain.c (DRAIN: the "file:drain" barrier, drain;
+ *                                  REFILL)
+ *                    file_restore.c (RESTART: the loop over records)
+ *                      -> file_share.c (RESTART: the "file:share" exchange
+ *                                       of objects several processes hold;
+ *                                       never calls back into the loop)
+ *                      -> file_missing.c (RESTART: the "file:missing" call)
+ *        |   through the table only (file_ops(r)->slot)
+ *   file_kind.c      the table: kind -> struct file_kind_ops
+ *        |   (data references, no calls)
+ *   kinds            file_reg.c (regular files), file_memfd.c,
+ *                    file_dir_dev.c (directories, devices),
+ *                    file_pty.c (terminals, pseudo-terminal masters),
+ *                    file_pipe.c (pipes, FIFOs), file_other.c (sockets,
+ *                    anonymous inodes, the rest)
+ *        |
+ *   file_common.c    helpers every kind and phase uses (parking a
+ *                    descriptor, reopening through /proc, the restart path)
+ *        |
+ *   file_log.c, file_pathmap.c, file_env.c, file_created.c (the O_CREAT
+ *   wrappers), and the core's toolkit headers (dmtcp/sys.h, fmt.h, fds.h...)
+ *
+ * A kind's code lives in its own file and is reached only through its ops;
+ * a phase never switches on the kind (file_scan.c's classify() only decides
+ * it). */
 #ifndef FILE_PLUGIN_H
 #define FILE_PLUGIN_H
 
@@ -35,6 +66,7 @@ enum file_kind {
   FK_ANON,   /* anon_inode: epoll, eventfd, signalfd, timerfd, inotify... */
   FK_MEMFD,
   FK_OTHER,
+  FK_COUNT,
 };
 
 /* How a description comes back at restart (the "file:share" reply). */
@@ -150,6 +182,144 @@ struct file_settings {
 extern DMTCP_HIDDEN struct file_table g_file_table;
 extern DMTCP_HIDDEN struct file_settings g_file_settings;
 
+/* What a restart is working with: the kinds' restore slots, the exchange
+ * and the helpers below share it (file_restore.c fills it). */
+struct file_restart {
+  struct file_table *t;
+  const struct file_settings *s;
+  int term_src;     /* a duplicate of the new terminal (one of 0-2), or -1 */
+  int termios_done; /* the terminal's settings were applied once */
+  int ctty_done;    /* the controlling terminal was taken back */
+  int scratch_base; /* above every descriptor the table names */
+  int std_src[3];   /* duplicates of the restart's own 0-2 (-1: it had none) */
+};
+
+/* An object one process recreates at restart for every process that held
+ * it (a pipe, a FIFO, a pseudo-terminal): the descriptors that keep it alive
+ * while descriptions are made from it. */
+struct file_object {
+  uint64_t obj;
+  size_t rep;     /* one of this process's records of it: path, size, settings */
+  long anchor[2]; /* parked descriptors (a pipe's two ends), or -1 */
+  long err;       /* why it could not be made, or 0 */
+};
+
+/* ---- the table of kinds (file_kind.c) ----
+ * What differs between kinds of object, one struct per kind (or group of
+ * kinds that behave alike), each in its own file.  The phases own the loops
+ * over records and call these; a slot a kind does not need is NULL. */
+struct file_kind_ops {
+  const char *name; /* in messages: "file", "pipe"... */
+  int seekable;     /* the offset is restored */
+
+  /* Checkpoint (DRAIN, file_scan.c): fills what the generic fields (path,
+   * flags, stat, offset) leave out, for the descriptor r->fd. */
+  void (*describe)(struct file_rec *r);
+  /* Whether the bytes of r go into the image. */
+  int (*wants_contents)(const struct file_rec *r, const struct file_settings *s);
+  /* The letter the "file:drain" and "file:share" records name r's kind
+   * by ('F' a file, 'p' 'f' 'm' 's' 'S': src/share.ts), or 0 to leave r out
+   * of both exchanges. */
+  char (*share_kind)(const struct file_rec *r);
+
+  /* DRAIN (file_drain.c), for a description this process drains: room for
+   * its bytes in the drain region, and reading them out into
+   * t->drain + r->drain_off. */
+  size_t (*drain_cap)(const struct file_rec *r);
+  void (*drain)(struct file_table *t, struct file_rec *r);
+  /* Without the "file:drain" policy: whether this process drains r alone
+   * (every end of it is here). */
+  int (*drains_alone)(const struct file_table *t, const struct file_rec *r);
+  /* REFILL: puts the drained bytes back into the object. */
+  void (*refill)(struct file_table *t, struct file_rec *r);
+
+  /* RESTART (file_restore.c).  Once per process before any record is
+   * restored, whether it holds this kind or not (a barrier every process
+   * must reach). */
+  void (*prepare)(struct file_restart *c);
+  /* For a record at 0-2 (an alias too) that this process restores alone,
+   * before anything else: what becomes of it (enum file_outcome).  NULL:
+   * what the restart provides there stays when std_stays is set (a pipe or
+   * socket from outside, say), else restored like any other. */
+  int (*on_std)(struct file_restart *c, size_t i);
+  int std_stays;
+  /* Reopens or recreates a description this process restores alone and
+   * places it at r->fd (enum file_outcome; the offset is the loop's).
+   * NULL: not restored, and a line says so. */
+  int (*restore)(struct file_restart *c, size_t i);
+  /* Once every descriptor is back. */
+  void (*after_restore)(struct file_restart *c, struct file_rec *r);
+
+  /* The exchange (file_share.c), for objects one process recreates for all
+   * (is_shared_object): makes the object of record o->rep into o->anchor;
+   * makes a new description of it, with the access of `mode` ('r' 'w' 'b')
+   * and as a `kind` (a pty master or its slave), parked above the scratch
+   * base; whether r is recreated here when the coordinator did not answer
+   * (enum share_role). */
+  long (*create_object)(struct file_restart *c, struct file_object *o);
+  long (*open_description)(struct file_restart *c, const struct file_object *o, int kind, char mode);
+  int (*fallback_role)(const struct file_table *t, const struct file_rec *r);
+};
+
+DMTCP_HIDDEN const struct file_kind_ops *file_kind_ops_of(int kind);
+static inline const struct file_kind_ops *file_ops(const struct file_rec *r) { return file_kind_ops_of(r->kind); }
+DMTCP_HIDDEN const char *file_kind_name(int kind);
+/* file_ops(r)->share_kind(r), 0 when the kind has none. */
+DMTCP_HIDDEN char file_share_kind(const struct file_rec *r);
+/* Whether r's object is one a process recreates for all who held it. */
+DMTCP_HIDDEN int file_is_shared_object(const struct file_rec *r);
+
+/* The kinds (defined in their files; only file_kind.c names them). */
+extern DMTCP_HIDDEN const struct file_kind_ops file_reg_ops, file_memfd_ops, file_dir_ops, file_chr_ops,
+    file_blk_ops, file_tty_ops, file_ptmx_ops, file_pipe_ops, file_fifo_ops, file_socket_ops, file_anon_ops,
+    file_other_ops;
+
+/* ---- file_common.c: helpers of every kind and phase ---- */
+/* Whether a /proc/self/fd link names an unlinked file ("... (deleted)"),
+ * and the path without that suffix. */
+DMTCP_HIDDEN int file_path_deleted(const char *path);
+DMTCP_HIDDEN void file_strip_deleted(char *path);
+/* share_kind of the kinds another process can reopen as a file ('F'). */
+DMTCP_HIDDEN char file_share_as_file(const struct file_rec *r);
+/* r's access as the exchanges name it: 'r', 'w', 'b' (both), '-' (O_PATH);
+ * and back. */
+DMTCP_HIDDEN char file_share_mode(const struct file_rec *r);
+DMTCP_HIDDEN int file_mode_reads(char mode);
+DMTCP_HIDDEN int file_mode_writes(char mode);
+DMTCP_HIDDEN int file_acc_of(char mode);
+DMTCP_HIDDEN uint64_t file_self_upid(void);
+/* Moves fd to the lowest free number >= base (close-on-exec), closing the
+ * original; -errno on failure (the original is closed too). */
+DMTCP_HIDDEN long file_park(long fd, int base);
+/* A new description of the object behind fd (through /proc), or -errno. */
+DMTCP_HIDDEN long file_reopen_fd(int fd, int flags);
+/* Open flags that reopen a checkpointed description, and an open that
+ * drops the flags another machine may refuse. */
+DMTCP_HIDDEN int file_reopen_flags(int flags);
+DMTCP_HIDDEN long file_open_retrying(const char *path, int flags);
+DMTCP_HIDDEN long file_write_all(int fd, const unsigned char *p, uint64_t n);
+/* Restart helpers.  The path a record is reopened from at this restart
+ * (/proc/<old pid> as /proc/self, path map applied; NULL if too long). */
+DMTCP_HIDDEN const char *file_restart_path(struct file_restart *c, const char *path);
+/* Moves tmp to r->fd with r's close-on-exec flag; 0 or -errno. */
+DMTCP_HIDDEN long file_install(long tmp, const struct file_rec *r);
+/* Opens path as r was opened and places it at r->fd: enum file_outcome;
+ * `what` names the kind in messages. */
+DMTCP_HIDDEN int file_reopen_at(struct file_rec *r, const char *path, const char *what);
+/* What the application finds at a number that could not be restored. */
+DMTCP_HIDDEN const char *file_leave_note(const struct file_rec *r);
+/* The record that carries the saved bytes of r's inode, or NULL. */
+DMTCP_HIDDEN const struct file_rec *file_contents_of(const struct file_table *t, const struct file_rec *r);
+/* The first record (in descriptor order) of record i's inode that leads its
+ * description: messages and write-backs happen once per file. */
+DMTCP_HIDDEN size_t file_inode_primary(const struct file_table *t, size_t i);
+
+/* A file that exists only as its saved bytes (deleted, memfd): its first
+ * description made by `recreate`, the others reopening that one, placed at
+ * r->fd (enum file_outcome). */
+DMTCP_HIDDEN int file_restore_unnamed(struct file_restart *c, size_t i,
+                                     long (*recreate)(struct file_restart *c, struct file_rec *r));
+
 /* ---- file_log.c: a logger on a chosen fd ---- */
 DMTCP_HIDDEN const char *file_errno_name(long err);
 /* Messages for the person running the program: "dmtcp file: ..." on the log
@@ -174,46 +344,23 @@ DMTCP_HIDDEN void file_created_note(int fd, int created);
 /* Whether fd was opened with O_CREAT on the inode (dev, ino). */
 DMTCP_HIDDEN int file_created_get(int fd, uint64_t dev, uint64_t ino);
 
-/* ---- file_missing.c: the "file:missing" call ---- */
-/* The call that decides about vanished files is FILE_CALL_MISSING (file_wire.h). */
-/* Sets missing_action on every record whose file vanished; the records
- * this process receives from another one are left out. */
-DMTCP_HIDDEN void file_missing_decide(struct file_table *t, const struct file_settings *s);
+/* ---- phases ---- */
 
-/* ---- file_scan.c (checkpoint) ---- */
+/* file_scan.c (checkpoint) */
 DMTCP_HIDDEN int file_scan(struct file_table *t, const struct file_settings *s);
 DMTCP_HIDDEN void file_table_release(struct file_table *t);
 /* Open descriptors of this process, the runtime's left out; at most cap. */
 DMTCP_HIDDEN size_t file_list_fds(int *out, size_t cap);
-DMTCP_HIDDEN const char *file_kind_name(int kind);
 
-/* ---- file_drain.c (checkpoint DRAIN, REFILL) ---- */
-/* Which kinds other processes may hold too, as the wire names them
- * ('p', 'f', 'm', 's', 'F'), or 0 for those left out of the exchange. */
-DMTCP_HIDDEN char file_share_kind(const struct file_rec *r);
-DMTCP_HIDDEN char file_share_mode(const struct file_rec *r);
+/* file_drain.c (checkpoint DRAIN, REFILL) */
 /* The DRAIN barrier: finds the owners of shared descriptions and drains
  * the objects this process was chosen for. */
 DMTCP_HIDDEN void file_drain(struct file_table *t);
 /* Puts drained bytes back into their objects (REFILL, or when a round is
  * abandoned before it). */
 DMTCP_HIDDEN void file_refill(struct file_table *t);
-DMTCP_HIDDEN uint64_t file_self_upid(void);
-/* Moves fd to the lowest free number >= base (close-on-exec), closing the
- * original; -errno on failure (the original is closed too). */
-DMTCP_HIDDEN long file_park(long fd, int base);
 
-/* ---- file_pty.c: pseudo-terminal bytes and settings ---- */
-DMTCP_HIDDEN void file_pty_describe(struct file_rec *r);
-DMTCP_HIDDEN void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each);
-DMTCP_HIDDEN void file_pty_refill(struct file_table *t, struct file_rec *r);
-/* A new pseudo-terminal with r's settings: the master, or -errno. */
-DMTCP_HIDDEN long file_pty_create(const struct file_rec *r);
-/* A new description of the slave of master, with flags. */
-DMTCP_HIDDEN long file_pty_open_slave(int master, int flags);
-#define FILE_PTY_DRAIN_CAP (128 * 1024)
-
-/* ---- file_restore.c (restart) ---- */
+/* file_restore.c (restart) */
 /* A descriptor the restarted process had before any plugin restored
  * anything: what `dmtcp restart` itself was started with. */
 struct file_inherited {
@@ -222,22 +369,21 @@ struct file_inherited {
 };
 DMTCP_HIDDEN void file_restore(struct file_table *t, const struct file_settings *s,
                               const struct file_inherited *inherited, size_t ninherited);
-/* For the exchange: open flags that reopen a checkpointed description, an
- * open that drops flags another machine may refuse, and the path a record
- * is reopened from at this restart (path map applied; NULL if too long). */
-DMTCP_HIDDEN int file_reopen_flags(int flags);
-DMTCP_HIDDEN long file_open_retrying(const char *path, int flags);
-DMTCP_HIDDEN const char *file_restore_path(const struct file_rec *r);
 
-/* ---- file_share.c (restart exchange) ---- */
+/* file_missing.c: the "file:missing" call, called by the restore loop */
+/* The call that decides about vanished files is FILE_CALL_MISSING (file_wire.h). */
+/* Sets missing_action on every record whose file vanished; the records
+ * this process receives from another one are left out. */
+DMTCP_HIDDEN void file_missing_decide(struct file_table *t, const struct file_settings *s);
+
+/* file_share.c: the restart exchange, called by the restore loop */
 /* Opens this process's socket and runs the "file:share" barrier: sets every
- * record's role.  base: the lowest descriptor number free for scratch use. */
-DMTCP_HIDDEN void file_share_plan(struct file_table *t, int base);
+ * record's role. */
+DMTCP_HIDDEN void file_share_plan(struct file_restart *c);
 /* For a record this process recreates as part of a pipe, FIFO or
  * pseudo-terminal: a new descriptor on its description (the caller places
  * it), or -errno. */
 DMTCP_HIDDEN long file_share_take(size_t i);
-DMTCP_HIDDEN int file_share_is_object(const struct file_rec *r);
 /* Sends the descriptions other processes wait for; call once this
  * process's own are in place. */
 DMTCP_HIDDEN void file_share_send(void);

@@ -22,6 +22,8 @@
 
 #define PTY_MAJOR_FIRST 136
 #define PTY_MAJOR_LAST 143
+/* Bytes kept of each direction of a pseudo-terminal. */
+#define PTY_DRAIN_CAP (128 * 1024)
 
 struct pollfd_k {
   int fd;
@@ -69,7 +71,7 @@ static int leads_session_on(uint64_t rdev) {
   return fields[3] == (long)pid && tty != 0 && maj == major(rdev) && min == minor(rdev);
 }
 
-void file_pty_describe(struct file_rec *r) {
+static void pty_describe(struct file_rec *r) {
   if (r->kind == FK_PTMX) {
     unsigned idx = 0;
     int locked = 0;
@@ -85,7 +87,7 @@ void file_pty_describe(struct file_rec *r) {
   if (r->pty_index >= 0 && sys_ioctl(r->fd, TIOCGWINSZ, r->winsize) == 0) r->has_winsize = 1;
 }
 
-long file_pty_open_slave(int master, int flags) {
+static long file_pty_open_slave(int master, int flags) {
   long fd = sys_ioctl(master, TIOCGPTPEER, (void *)(long)(flags | O_NOCTTY | O_CLOEXEC));
   if (fd >= 0 || fd == -EIO) return fd;
   /* Kernels before 4.13: by name, in the devpts the master came from. */
@@ -109,7 +111,16 @@ static size_t read_nonblocking(int fd, unsigned char *dst, size_t cap) {
   return got;
 }
 
-void file_pty_drain(struct file_table *t, struct file_rec *r, size_t cap_each) {
+/* Room for both directions: what the slave wrote (drain), what the master
+ * wrote (drain2). */
+static size_t ptmx_drain_cap(const struct file_rec *r) {
+  (void)r;
+  return 2 * PTY_DRAIN_CAP;
+}
+
+static void ptmx_drain(struct file_table *t, struct file_rec *r) {
+  size_t cap_each = PTY_DRAIN_CAP;
+  r->drain2_off = r->drain_off + cap_each;
   /* Input first: the slave's line discipline may still have bytes to
    * process, and processing them can echo into the other direction. */
   long slave = file_pty_open_slave(r->fd, O_RDWR | O_NONBLOCK);
@@ -156,7 +167,7 @@ static size_t write_some(int fd, const unsigned char *p, size_t n) {
   return done;
 }
 
-void file_pty_refill(struct file_table *t, struct file_rec *r) {
+static void ptmx_refill(struct file_table *t, struct file_rec *r) {
   if (!r->drain_len && !r->drain2_len) return;
   struct termios saved;
   if (!get_termios(r->fd, &saved)) {
@@ -204,7 +215,7 @@ void file_pty_refill(struct file_table *t, struct file_rec *r) {
                   (unsigned long)in_done, (unsigned long)out_done);
 }
 
-long file_pty_create(const struct file_rec *r) {
+static long file_pty_create(const struct file_rec *r) {
   long m = sys_open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
   if (m < 0) m = sys_open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
   if (m < 0) return m;
@@ -220,3 +231,118 @@ long file_pty_create(const struct file_rec *r) {
   if (r->has_winsize) sys_ioctl((int)m, TIOCSWINSZ, (void *)r->winsize);
   return m;
 }
+
+/* ---- restart ---- */
+
+static void apply_termios(struct file_restart *c, const struct file_rec *r, int fd) {
+  if (c->termios_done || !r->has_termios) return;
+  if (sys_ioctl(fd, SYS_TCSETS, (void *)r->termios) == 0) c->termios_done = 1;
+}
+
+/* A terminal this process restores alone: on 0-2 the restart's, in the
+ * mode the program had put its old one in; above, a duplicate of it (or
+ * /dev/tty). */
+static int tty_restore(struct file_restart *c, size_t i) {
+  struct file_rec *r = &c->t->recs[i];
+  if (r->fd <= 2) {
+    unsigned char probe[FILE_TERMIOS_CAP];
+    if (sys_ioctl(r->fd, SYS_TCGETS, probe) == 0) apply_termios(c, r, r->fd);
+    else file_debug("fd %d was terminal %s; keeping what the restart provides", r->fd, r->path);
+    return FO_KEPT;
+  }
+  long fd = -1;
+  if (c->term_src >= 0) fd = sys_fcntl(c->term_src, F_DUPFD_CLOEXEC, c->scratch_base);
+  else if (strcmp(r->path, "/dev/tty") == 0) fd = sys_open("/dev/tty", file_reopen_flags(r->flags), 0);
+  if (fd < 0) {
+    file_log("fd %d was terminal %s, and this restart has no terminal; %s", r->fd, r->path, file_leave_note(r));
+    return FO_FAILED;
+  }
+  if (file_install(fd, r) < 0) return FO_FAILED;
+  apply_termios(c, r, r->fd);
+  return FO_RESTORED;
+}
+
+/* A session leader whose controlling terminal was one of the application's
+ * pseudo-terminals gets the new one as its controlling terminal. */
+static void tty_after_restore(struct file_restart *c, struct file_rec *r) {
+  if (c->ctty_done || !r->ctty || r->outcome != FO_RESTORED || r->role == SR_LOCAL) return;
+  c->ctty_done = 1;
+  long me = sys_getpid();
+  if (sys_getsid(0) != me) {
+    file_debug("fd %d: was the controlling terminal, but this process no longer leads its session", r->fd);
+    return;
+  }
+  long rc = sys_ioctl(r->fd, TIOCSCTTY, 0);
+  if (rc < 0) file_log("fd %d: cannot make it the controlling terminal again (%s)", r->fd, file_errno_name(rc));
+}
+
+/* The exchange: a new pair for every process holding an end. */
+static long pty_create_object(struct file_restart *c, struct file_object *o) {
+  const struct file_rec *rep = &c->t->recs[o->rep];
+  /* Settings come from the master's record when there is one: it read them
+   * with the master's view, which is the slave's. */
+  for (size_t i = 0; i < c->t->nrecs; i++) {
+    const struct file_rec *q = &c->t->recs[i];
+    if (q->obj == rep->obj && q->kind == FK_PTMX) rep = q;
+  }
+  long m = file_pty_create(rep);
+  if (m < 0) {
+    file_log("fd %d: cannot make a new pseudo-terminal (%s)", rep->fd, file_errno_name(m));
+    return m;
+  }
+  o->anchor[0] = file_park(m, c->scratch_base);
+  return o->anchor[0] < 0 ? o->anchor[0] : 0;
+}
+
+static long pty_open_description(struct file_restart *c, const struct file_object *o, int kind, char mode) {
+  if (kind == FK_PTMX) return sys_fcntl((int)o->anchor[0], F_DUPFD_CLOEXEC, c->scratch_base);
+  return file_pty_open_slave((int)o->anchor[0], file_acc_of(mode) | O_NONBLOCK);
+}
+
+/* Without the coordinator's answer: recreated here when the master is here. */
+static int pty_fallback_role(const struct file_table *t, const struct file_rec *r) {
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (t->recs[i].obj == r->obj && t->recs[i].kind == FK_PTMX) return SR_LEAD;
+  return SR_LOCAL;
+}
+
+/* Without the "file:drain" policy a master drains its pair alone. */
+static int ptmx_drains_alone(const struct file_table *t, const struct file_rec *r) {
+  (void)t;
+  (void)r;
+  return 1;
+}
+
+static char ptmx_share_kind(const struct file_rec *r) { return r->pty_index >= 0 ? 'm' : 0; }
+static char tty_share_kind(const struct file_rec *r) { return r->pty_index >= 0 ? 's' : 0; }
+
+/* A terminal: /dev/pts/N (the slave of a pseudo-terminal, shared with its
+ * master's holder when that is in the computation), /dev/ttyN, /dev/tty,
+ * /dev/console. */
+const struct file_kind_ops file_tty_ops = {
+    .name = "terminal",
+    .describe = pty_describe,
+    .share_kind = tty_share_kind,
+    .on_std = tty_restore,
+    .restore = tty_restore,
+    .after_restore = tty_after_restore,
+    .create_object = pty_create_object,
+    .open_description = pty_open_description,
+    .fallback_role = pty_fallback_role,
+};
+
+/* A master this process holds alone (no slave number known) is not
+ * restored. */
+const struct file_kind_ops file_ptmx_ops = {
+    .name = "pseudo-terminal master",
+    .describe = pty_describe,
+    .share_kind = ptmx_share_kind,
+    .drain_cap = ptmx_drain_cap,
+    .drain = ptmx_drain,
+    .drains_alone = ptmx_drains_alone,
+    .refill = ptmx_refill,
+    .std_stays = 1,
+    .create_object = pty_create_object,
+    .open_description = pty_open_description,
+    .fallback_role = pty_fallback_role,
+};

@@ -25,26 +25,6 @@ struct dent64 {
  * to size. */
 static char dent_buf[16384];
 
-static const char DELETED_SUFFIX[] = " (deleted)";
-#define DELETED_LEN (sizeof DELETED_SUFFIX - 1)
-
-const char *file_kind_name(int kind) {
-  switch (kind) {
-    case FK_REG: return "file";
-    case FK_DIR: return "directory";
-    case FK_CHR: return "device";
-    case FK_BLK: return "block device";
-    case FK_TTY: return "terminal";
-    case FK_PTMX: return "pseudo-terminal master";
-    case FK_PIPE: return "pipe";
-    case FK_FIFO: return "FIFO";
-    case FK_SOCKET: return "socket";
-    case FK_ANON: return "anonymous inode";
-    case FK_MEMFD: return "memfd";
-    default: return "other";
-  }
-}
-
 static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
 static int fd_of_name(const char *s) {
@@ -119,18 +99,14 @@ static int64_t parse_field(const char *buf, const char *key, int base, int *foun
   return neg ? -(int64_t)v : (int64_t)v;
 }
 
-static int ends_with(const char *s, size_t n, const char *suffix, size_t sn) {
-  return n >= sn && memcmp(s + n - sn, suffix, sn) == 0;
-}
-
-static int classify(struct file_rec *r, const struct stat *st, size_t plen) {
+static int classify(struct file_rec *r, const struct stat *st) {
   mode_t m = st->st_mode;
   /* Before the file type: some kernels give anonymous inodes (pidfds on
    * pidfs, say) the type of a regular file. */
   if (strncmp(r->path, "anon_inode:", 11) == 0 || strncmp(r->path, "pidfd:", 6) == 0) return FK_ANON;
   if (S_ISREG(m)) {
     if (strncmp(r->path, "/memfd:", 7) == 0) return FK_MEMFD;
-    if (st->st_nlink == 0 && ends_with(r->path, plen, DELETED_SUFFIX, DELETED_LEN)) r->deleted = 1;
+    if (st->st_nlink == 0 && file_path_deleted(r->path)) r->deleted = 1;
     return FK_REG;
   }
   if (S_ISDIR(m)) return FK_DIR;
@@ -166,8 +142,6 @@ static uint64_t host_key(void) {
   return h;
 }
 
-#define SYS_F_GETPIPE_SZ 1032
-
 /* Fills r from the kernel's view of fd; 0 when fd is gone. */
 static int describe(int fd, struct file_rec *r, uint64_t host) {
   char link[64];
@@ -190,22 +164,17 @@ static int describe(int fd, struct file_rec *r, uint64_t host) {
   r->size = st.st_size;
   r->mtime_sec = st.st_mtim.tv_sec;
   r->mtime_nsec = st.st_mtim.tv_nsec;
-  r->kind = classify(r, &st, (size_t)n);
+  r->kind = classify(r, &st);
   r->created = file_created_get(fd, st.st_dev, st.st_ino);
   r->pty_index = -1;
-  if (r->kind == FK_PTMX || r->kind == FK_TTY) file_pty_describe(r);
+  const struct file_kind_ops *ops = file_ops(r);
+  if (ops->describe) ops->describe(r);
   if (r->pty_index >= 0) {
     uint32_t idx = (uint32_t)r->pty_index;
     r->obj = fnv1a64(fnv1a64(host, "pty", 3), &idx, sizeof idx);
   } else {
     r->obj = fnv1a64(fnv1a64(host, &r->dev, sizeof r->dev), &r->ino, sizeof r->ino);
   }
-  if (r->kind == FK_PIPE || r->kind == FK_FIFO) {
-    long sz = sys_fcntl(fd, SYS_F_GETPIPE_SZ, 0);
-    r->pipe_size = sz > 0 ? (int)sz : 65536;
-  }
-  if (r->deleted) r->path[n - DELETED_LEN] = 0;
-  if (r->kind == FK_MEMFD && ends_with(r->path, (size_t)n, DELETED_SUFFIX, DELETED_LEN)) r->path[n - DELETED_LEN] = 0;
 
   /* The offset as the kernel holds it, without touching it (lseek would
    * fail on pipes and could have side effects on some devices). */
@@ -248,9 +217,8 @@ static int same_description(struct file_table *t, const struct file_rec *a, cons
 }
 
 static int wants_contents(const struct file_rec *r, const struct file_settings *s) {
-  if (r->kind == FK_MEMFD) return 1;
-  if (r->kind != FK_REG) return 0;
-  return r->deleted || s->ckpt_open_files;
+  const struct file_kind_ops *ops = file_ops(r);
+  return ops->wants_contents && ops->wants_contents(r, s);
 }
 
 static void save_contents(struct file_rec *r, unsigned char *dst) {

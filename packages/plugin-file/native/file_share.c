@@ -7,7 +7,9 @@
  * checkpoint, keeps its own, and sends the others over a datagram socket
  * in the abstract namespace (SCM_RIGHTS) to the processes that held them.
  * Everyone ends up with descriptors on one object again, sharing a
- * description wherever they shared one.
+ * description wherever they shared one.  The kind of the object makes it
+ * and its descriptions (create_object, open_description); this file owns
+ * the exchange and is called by the restore loop, never calling back.
  *
  * Sends never wait for a receiver: a process first sends everything it
  * owes (taking in what arrives meanwhile when a queue is full), then waits
@@ -46,15 +48,6 @@ struct share_msg {
   struct share_ent ent[SHARE_BATCH];
 };
 
-/* An object this process recreates: the descriptors that keep it alive
- * while descriptions are made from it. */
-struct share_obj {
-  uint64_t obj;
-  size_t rep;  /* one of this process's records of it: path, size, settings */
-  long anchor[2];
-  long err;
-};
-
 /* A description this process made, for itself or for others. */
 struct share_cls {
   uint64_t owner;
@@ -71,6 +64,7 @@ struct share_got {
 };
 
 static struct {
+  struct file_restart *c;
   struct file_table *t;
   int base;
   long sock;
@@ -82,7 +76,7 @@ static struct {
   const char *sends; /* the "x"/"c" part of the reply */
   void *arena;
   size_t arena_cap;
-  struct share_obj *objs;
+  struct file_object *objs;
   size_t nobjs, objs_cap;
   struct share_cls *cls;
   size_t ncls, cls_cap;
@@ -165,27 +159,12 @@ static void open_socket(void) {
   S.sock = s;
 }
 
-static int is_object_kind(int kind) { return kind == FK_PIPE || kind == FK_FIFO || kind == FK_PTMX || kind == FK_TTY; }
-
-static int mode_reads(char m) { return m == 'r' || m == 'b'; }
-static int mode_writes(char m) { return m == 'w' || m == 'b'; }
-
 /* Without the coordinator's answer: objects whose every end is in this
  * process are still recreated here; the rest is restored alone, as by the
  * first version of the plugin. */
 static int fallback_role(const struct file_table *t, const struct file_rec *r) {
-  if (r->kind == FK_FIFO) return SR_LEAD;
-  if (r->kind != FK_PIPE && r->kind != FK_PTMX && r->kind != FK_TTY) return SR_LOCAL;
-  int reads = 0, writes = 0, master = 0;
-  for (size_t i = 0; i < t->nrecs; i++) {
-    const struct file_rec *q = &t->recs[i];
-    if (q->obj != r->obj || !file_share_kind(q)) continue;
-    reads |= mode_reads(file_share_mode(q));
-    writes |= mode_writes(file_share_mode(q));
-    master |= q->kind == FK_PTMX;
-  }
-  if (r->kind == FK_PIPE) return reads && writes ? SR_LEAD : SR_LOCAL;
-  return master ? SR_LEAD : SR_LOCAL;
+  const struct file_kind_ops *ops = file_ops(r);
+  return ops->fallback_role ? ops->fallback_role(t, r) : SR_LOCAL;
 }
 
 /* The lowest of 0-2 at which this process holds description i, or -1. */
@@ -195,10 +174,12 @@ static int std_fd_of(const struct file_table *t, size_t i) {
   return -1;
 }
 
-void file_share_plan(struct file_table *t, int base) {
+void file_share_plan(struct file_restart *c) {
+  struct file_table *t = c->t;
   memset(&S, 0, sizeof S);
+  S.c = c;
   S.t = t;
-  S.base = base;
+  S.base = c->scratch_base;
   S.sock = -1;
   open_socket();
   size_t lines = 0;
@@ -271,7 +252,7 @@ void file_share_plan(struct file_table *t, int base) {
   S.objs_cap = t->nrecs + nsend + 1;
   S.cls_cap = t->nrecs + nsend + 1;
   S.got_cap = t->nrecs + 1;
-  S.arena_cap = S.objs_cap * sizeof(struct share_obj) + S.cls_cap * sizeof(struct share_cls) +
+  S.arena_cap = S.objs_cap * sizeof(struct file_object) + S.cls_cap * sizeof(struct share_cls) +
                 S.got_cap * sizeof(struct share_got);
   S.arena = map(S.arena_cap);
   if (!S.arena) {
@@ -293,87 +274,22 @@ void file_share_plan(struct file_table *t, int base) {
 
 /* ---- making objects and descriptions ---- */
 
-static struct share_obj *object_of(uint64_t obj) {
+static struct file_object *object_of(uint64_t obj) {
   for (size_t k = 0; k < S.nobjs; k++)
     if (S.objs[k].obj == obj) return &S.objs[k];
   return NULL;
 }
 
-static long make_pipe(struct share_obj *o, const struct file_rec *rep) {
-  int fds[2];
-  long rc = sys_pipe2(fds, O_CLOEXEC);
-  if (rc < 0) return rc;
-  o->anchor[0] = file_park(fds[0], S.base);
-  o->anchor[1] = file_park(fds[1], S.base);
-  if (o->anchor[0] < 0 || o->anchor[1] < 0) return o->anchor[0] < 0 ? o->anchor[0] : o->anchor[1];
-  if (rep->pipe_size > 0) {
-    long now = sys_fcntl((int)o->anchor[0], 1032 /* F_GETPIPE_SZ */, 0);
-    if (now != rep->pipe_size) {
-      long set = sys_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
-      if (set < 0)
-        file_log("fd %d: cannot give the pipe back its size of %d bytes (%s); it has %ld", rep->fd, rep->pipe_size,
-                 file_errno_name(set), now);
-    }
-  }
-  return 0;
-}
-
-static long make_fifo(struct share_obj *o, const struct file_rec *rep) {
-  const char *path = file_restore_path(rep);
-  if (!path) return -ENAMETOOLONG;
-  long fd = sys_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
-  if (fd == -ENOENT) {
-    long rc = sys_mknod(path, S_IFIFO | (rep->mode & 07777), 0);
-    if (rc < 0 && rc != -EEXIST) {
-      file_log("fd %d: the FIFO %s no longer exists and cannot be made again (%s)", rep->fd, path, file_errno_name(rc));
-      return rc;
-    }
-    file_log("fd %d: the FIFO %s no longer existed; made it again", rep->fd, path);
-    fd = sys_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
-  }
-  if (fd < 0) {
-    file_log("fd %d: cannot open the FIFO %s (%s)", rep->fd, path, file_errno_name(fd));
-    return fd;
-  }
-  struct stat st;
-  if (sys_fstat((int)fd, &st) == 0 && !S_ISFIFO(st.st_mode)) {
-    sys_close((int)fd);
-    file_log("fd %d: %s is no longer a FIFO", rep->fd, path);
-    return -EINVAL;
-  }
-  o->anchor[0] = file_park(fd, S.base);
-  if (rep->pipe_size > 0) sys_fcntl((int)o->anchor[0], 1031 /* F_SETPIPE_SZ */, rep->pipe_size);
-  return o->anchor[0] < 0 ? o->anchor[0] : 0;
-}
-
-static long make_pty(struct share_obj *o, const struct file_rec *rep) {
-  /* Settings come from the master's record when there is one: it read them
-   * with the master's view, which is the slave's. */
-  for (size_t i = 0; i < S.t->nrecs; i++) {
-    const struct file_rec *q = &S.t->recs[i];
-    if (q->obj == rep->obj && q->kind == FK_PTMX) rep = q;
-  }
-  long m = file_pty_create(rep);
-  if (m < 0) {
-    file_log("fd %d: cannot make a new pseudo-terminal (%s)", rep->fd, file_errno_name(m));
-    return m;
-  }
-  o->anchor[0] = file_park(m, S.base);
-  return o->anchor[0] < 0 ? o->anchor[0] : 0;
-}
-
 /* The object behind this process's record `rep`, made on first use. */
-static struct share_obj *object_for(size_t rep) {
+static struct file_object *object_for(size_t rep) {
   const struct file_rec *r = &S.t->recs[rep];
-  struct share_obj *o = object_of(r->obj);
+  struct file_object *o = object_of(r->obj);
   if (o) return o;
   if (S.nobjs == S.objs_cap) return NULL;
   o = &S.objs[S.nobjs++];
-  *o = (struct share_obj){r->obj, rep, {-1, -1}, 0};
-  if (r->kind == FK_PIPE) o->err = make_pipe(o, r);
-  else if (r->kind == FK_FIFO) o->err = make_fifo(o, r);
-  else if (r->kind == FK_PTMX || r->kind == FK_TTY) o->err = make_pty(o, r);
-  else o->err = -EINVAL;
+  *o = (struct file_object){r->obj, rep, {-1, -1}, 0};
+  const struct file_kind_ops *ops = file_ops(r);
+  o->err = ops->create_object ? ops->create_object(S.c, o) : -EINVAL;
   return o;
 }
 
@@ -385,36 +301,13 @@ static long settle_flags(long fd, int flags) {
   return file_park(fd, S.base);
 }
 
-static long reopen_via(long anchor, int acc) {
-  char link[64];
-  struct sbuf b;
-  sb_init(&b, link, sizeof link);
-  sb_format(&b, "/proc/thread-self/fd/%ld", anchor);
-  return sys_open(link, acc | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
-}
-
-static int acc_of(char mode) { return mode == 'r' ? O_RDONLY : mode == 'w' ? O_WRONLY : O_RDWR; }
-
 /* A new description of object o with the mode and flags of a checkpointed
  * one, kind telling a pty master from its slave. */
-static long describe_object(struct share_obj *o, int kind, char mode, int flags) {
+static long describe_object(struct file_object *o, int kind, char mode, int flags) {
   if (o->err < 0) return o->err;
-  const struct file_rec *rep = &S.t->recs[o->rep];
-  long fd;
-  if (rep->kind == FK_PIPE || rep->kind == FK_FIFO) {
-    long anchor = mode_writes(mode) && o->anchor[1] >= 0 && !mode_reads(mode) ? o->anchor[1] : o->anchor[0];
-    fd = reopen_via(anchor, acc_of(mode));
-    if (fd < 0 && rep->kind == FK_PIPE) {
-      /* Where pipes cannot be reopened, the end itself serves (descriptions
-       * of one end then share their flags). */
-      fd = sys_fcntl((int)(mode_reads(mode) ? o->anchor[0] : o->anchor[1]), F_DUPFD_CLOEXEC, S.base);
-    }
-  } else if (kind == FK_PTMX) {
-    fd = sys_fcntl((int)o->anchor[0], F_DUPFD_CLOEXEC, S.base);
-  } else {
-    fd = file_pty_open_slave((int)o->anchor[0], acc_of(mode) | O_NONBLOCK);
-  }
-  return settle_flags(fd, flags);
+  const struct file_kind_ops *ops = file_ops(&S.t->recs[o->rep]);
+  if (!ops->open_description) return -EINVAL;
+  return settle_flags(ops->open_description(S.c, o, kind, mode), flags);
 }
 
 /* A new description of a file this process restored itself (same inode),
@@ -432,8 +325,7 @@ static long describe_file(uint64_t obj, int flags, int64_t pos) {
   sb_format(&b, "/proc/thread-self/fd/%d", r->fd);
   long fd = file_open_retrying(link, file_reopen_flags(flags));
   if (fd < 0) return fd;
-  if ((r->kind == FK_REG || r->kind == FK_DIR || r->kind == FK_BLK || r->kind == FK_MEMFD) && !(flags & O_PATH))
-    sys_lseek((int)fd, pos, 0);
+  if (file_ops(r)->seekable && !(flags & O_PATH)) sys_lseek((int)fd, pos, 0);
   return file_park(fd, S.base);
 }
 
@@ -458,7 +350,7 @@ long file_share_take(size_t i) {
   if (!S.arena) return -ENOMEM;
   struct share_cls *c = class_of(r->owner, r->owner_fd);
   if (!c) {
-    struct share_obj *o = object_for(i);
+    struct file_object *o = object_for(i);
     if (!o) return -ENOMEM;
     c = new_class(r->owner, r->owner_fd, describe_object(o, r->kind, file_share_mode(r), r->flags));
     if (!c) return -ENOMEM;
@@ -485,7 +377,7 @@ static long class_for_line(uint64_t obj, char kind, char mode, uint64_t owner, i
     size_t rep = S.t->nrecs;
     for (size_t i = 0; i < S.t->nrecs && rep == S.t->nrecs; i++)
       if (S.t->recs[i].obj == obj && file_share_kind(&S.t->recs[i])) rep = i;
-    struct share_obj *o = rep < S.t->nrecs ? object_for(rep) : NULL;
+    struct file_object *o = rep < S.t->nrecs ? object_for(rep) : NULL;
     fd = o ? describe_object(o, kind == 'm' ? FK_PTMX : kind == 's' ? FK_TTY : S.t->recs[rep].kind, mode, flags)
            : -ENOENT;
   }
@@ -669,8 +561,6 @@ long file_share_received(size_t i) {
   if (g->fd < 0) return g->fd;
   return sys_fcntl((int)g->fd, F_DUPFD_CLOEXEC, S.base);
 }
-
-int file_share_is_object(const struct file_rec *r) { return is_object_kind(r->kind); }
 
 void file_share_finish(void) {
   for (size_t k = 0; k < S.nobjs; k++)
