@@ -720,6 +720,23 @@ describe('docs/plugin-tutorial.md', () => {
     expectDocumentedOutput('wrap.c', back.stderr());
   });
 
+  test('a next-function table and the toolkit headers, before the checkpoint and after the restart', async () => {
+    use('table.c', 'note-fd.c', 'tick.c');
+    const table = await build('table.c');
+    const noteFd = await build('note-fd.c');
+    const tick = await build('tick.c');
+    const coord = await startCoordinator();
+    const proc = launch(tick, [], { ...coord, args: pluginArgs(table, noteFd), env: { DMTCP_DEBUG: '1' } });
+    await waitForTick(proc, 2);
+    expect(proc.stderr()).toMatch(/table: usleep\(100000\)/);
+    const { images } = await checkpointImages(coord);
+    await waitForStderr(proc, /dmtcp myplugin: fd 1 is /);
+    await kill9(proc);
+    const back = restart(images, coord);
+    await back.waitForLine(/^tick \d+$/);
+    await waitFor(() => (back.stderr().match(/table: usleep\(100000\)/g) ?? []).length >= 2, 'sleeps through the table after the restart', 20_000, () => back.describe());
+  });
+
   test('publish/subscribe: two processes find each other after a checkpoint and after a restart', async () => {
     use('peers.c', 'tick.c');
     const lib = await build('peers.c');
