@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMON_OPTIONS, parseArgs, UsageError } from '../src/cli/args.ts';
-import { describeUnknownOption, formatPluginOptions, pluginOptionSet, pluginOptionsEnv, type OptionSource } from '../src/cli/plugin-options.ts';
+import { describeUnknownOption, everyOptionDef, formatPluginOptions, manifestsOfLibs, pluginOptionSet, pluginOptionsEnv, type OptionSource } from '../src/cli/plugin-options.ts';
 import { parseManifest, PluginError } from '../src/plugin/manifest.ts';
 import { parseOptionDecls, type PluginOption } from '../src/plugin/options.ts';
 
@@ -144,6 +144,20 @@ describe('a command line against declared options', () => {
       '      --map OLD=NEW  moves',
     ].join('\n'));
     expect(formatPluginOptions(pluginOptionSet([], 'launch', CORE))).toBe('');
+  });
+});
+
+describe('the plugins a restart uses', () => {
+  it('are the plugin packages of the libraries its processes had mapped', () => {
+    const lib = path.join(FILE_PKG, 'build', 'libdmtcp_file.so');
+    const libc = '/usr/lib/x86_64-linux-gnu/libc.so.6';
+    expect(manifestsOfLibs([libc, lib, '/tmp/no-such.so', lib, '/bin/sh']).map((m) => m.name)).toEqual(['file']);
+  });
+
+  it('parse first against every option anyone declares, clashes left for later', () => {
+    const y: OptionSource = { plugin: 'y', options: decls([{ name: 'tag', commands: ['restart'], type: 'flag', help: 'h', env: 'Y' }]) };
+    expect(Object.keys(everyOptionDef([X, y], 'restart', CORE)).sort()).toEqual(['map', 'mode', 'tag']);
+    expect(everyOptionDef([X, y], 'restart', CORE)['tag']).toMatchObject({ type: 'string', multiple: true });
   });
 });
 

@@ -119,14 +119,28 @@ export function manifestsOf(entries: readonly PluginEntry[]): PluginManifest[] {
   const out: PluginManifest[] = [];
   for (const e of entries) {
     if (e.source === 'core') continue;
-    try {
-      const m = e.packageDir !== null ? readManifest(e.packageDir) : findPluginPackage(e.lib)?.manifest;
-      if (m) out.push(m);
-    } catch {
-      // a library without a usable package declares no options
-    }
+    // A broken declaration stops the command: its error names the package.json.
+    const m = e.packageDir !== null ? readManifest(e.packageDir) : findPluginPackage(e.lib)?.manifest;
+    if (m) out.push(m);
   }
   return out;
+}
+
+/** The plugin packages the given files (what a checkpointed process had
+ *  mapped) are the libraries of, once each. */
+export function manifestsOfLibs(files: readonly string[]): PluginManifest[] {
+  const out = new Map<string, PluginManifest>();
+  for (const file of new Set(files)) {
+    if (!/\.so(\.\d+)*$/.test(file)) continue;
+    let m: PluginManifest | undefined;
+    try {
+      m = findPluginPackage(file)?.manifest;
+    } catch {
+      continue; // launch refused broken declarations; a library of no plugin
+    }
+    if (m && !out.has(m.name)) out.set(m.name, m);
+  }
+  return [...out.values()];
 }
 
 /** Every plugin package that could be loaded, built-ins included even when
@@ -137,6 +151,18 @@ export function knownManifests(coreRoot: string, env: NodeJS.ProcessEnv): Plugin
   } catch {
     return [];
   }
+}
+
+/** Parse definitions of every option any of the sources offers on the
+ *  command, clashes ignored: for a first look at a command line only. */
+export function everyOptionDef(sources: readonly OptionSource[], command: OptionCommand, core: OptionDefs): OptionDefs {
+  const defs: Record<string, OptionDef> = {};
+  for (const s of sources) {
+    for (const o of s.options) {
+      if (o.commands.includes(command) && !Object.hasOwn(core, o.name) && !Object.hasOwn(defs, o.name)) defs[o.name] = defOf(o);
+    }
+  }
+  return defs;
 }
 
 export function sourcesOf(manifests: readonly PluginManifest[]): OptionSource[] {

@@ -31,6 +31,7 @@ import type { PluginEntry } from '../../plugin/registry.ts';
 import { sendUserCommand } from '../../protocol/client.ts';
 import {
   describeUnknownOption,
+  everyOptionDef,
   formatPluginOptions,
   knownManifests,
   manifestsOf,
@@ -72,7 +73,7 @@ ${formatOptions(OPTIONS)}${plugins ? formatPluginOptions(plugins) : ''}`;
 async function pluginsAndOptions(argv: readonly string[], io: Pick<CliIO, 'cwd' | 'env'>): Promise<{ plugins: PluginEntry[]; set: PluginOptionSet }> {
   const known = sourcesOf(knownManifests(paths.packageRoot, io.env));
   // Every option anyone declares, so the first look knows which take values.
-  const everything = { ...OPTIONS, ...pluginOptionSet(known, 'launch', OPTIONS).defs };
+  const everything = { ...OPTIONS, ...everyOptionDef(known, 'launch', OPTIONS) };
   let defs: typeof OPTIONS = everything as typeof OPTIONS;
   let last = '';
   for (let round = 0; ; round++) {
@@ -81,7 +82,8 @@ async function pluginsAndOptions(argv: readonly string[], io: Pick<CliIO, 'cwd' 
     const key = JSON.stringify(selection);
     const plugins = await resolvePlugins(selection, io);
     const set = pluginOptionSet(sourcesOf(manifestsOf(plugins)), 'launch', OPTIONS);
-    if (key === last || round >= 4) return { plugins, set };
+    // Another look only when the plugins' own options may hide more of the selection.
+    if (key === last || round >= 4 || Object.keys(set.defs).every((k) => Object.hasOwn(everything, k))) return { plugins, set };
     last = key;
     defs = { ...everything, ...set.defs } as typeof OPTIONS;
   }
@@ -186,6 +188,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     describeUnknown: (name) => describeUnknownOption(name, 'launch', loaded, known),
   });
   const values = parsed;
+  if (values.help) {
+    io.out(usage(set));
+    return 0;
+  }
   const pluginEnv = pluginOptionsEnv(set, parsed as Record<string, unknown>, io.cwd);
   const mode = coordinatorMode(values);
   const coord = coordAddress(values, io.env);

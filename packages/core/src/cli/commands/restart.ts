@@ -23,7 +23,18 @@ import { paths } from '../../paths.ts';
 import { sendUserCommand } from '../../protocol/client.ts';
 import { discoverInstalled } from '../../plugin/discover.ts';
 import { PluginError } from '../../plugin/manifest.ts';
-import { describeUnknownOption, formatPluginOptions, knownManifests, pluginOptionSet, pluginOptionsEnv, sourcesOf, type PluginOptionSet } from '../plugin-options.ts';
+import {
+  describeUnknownOption,
+  everyOptionDef,
+  formatPluginOptions,
+  knownManifests,
+  manifestsOfLibs,
+  pluginOptionSet,
+  pluginOptionsEnv,
+  sourcesOf,
+  type OptionSource,
+  type PluginOptionSet,
+} from '../plugin-options.ts';
 
 const OPTIONS = {
   ckptdir: { type: 'string', arg: 'D', help: 'write later checkpoints here (default: where they were written)' },
@@ -44,9 +55,9 @@ the last restarted process does.
 options:
 ${formatOptions(OPTIONS)}${plugins ? formatPluginOptions(plugins) : ''}`;
 
-/** The options of the installed plugins: a restarted process brings its
- *  plugin libraries back inside its image, those launch loads as built-ins. */
-function pluginOptions(env: NodeJS.ProcessEnv): { set: PluginOptionSet; loaded: string[] } {
+/** The options of the installed plugins, for help: which plugins a restart
+ *  uses is only known from its images. */
+function installedOptions(env: NodeJS.ProcessEnv): { set: PluginOptionSet; sources: OptionSource[] } {
   let manifests;
   try {
     manifests = discoverInstalled({ coreRoot: paths.packageRoot, env });
@@ -54,7 +65,8 @@ function pluginOptions(env: NodeJS.ProcessEnv): { set: PluginOptionSet; loaded: 
     if (err instanceof PluginError) throw new CliError(err.message);
     throw err;
   }
-  return { set: pluginOptionSet(sourcesOf(manifests), 'restart', OPTIONS), loaded: manifests.map((m) => m.name) };
+  const sources = sourcesOf(manifests);
+  return { set: pluginOptionSet(sources, 'restart', OPTIONS), sources };
 }
 
 /** Reasons the images cannot be restarted together; empty when they can. */
@@ -90,14 +102,15 @@ export function checkImageSet(images: readonly CheckpointImage[]): string[] {
 }
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
-  const { set, loaded } = pluginOptions(io.env);
-  const known = sourcesOf(knownManifests(paths.packageRoot, io.env));
-  const { values, positionals } = parseArgs(argv, { ...OPTIONS, ...set.defs } as typeof OPTIONS, {
-    describeUnknown: (name) => describeUnknownOption(name, 'restart', loaded, known),
+  const installed = installedOptions(io.env);
+  const known = [...installed.sources, ...sourcesOf(knownManifests(paths.packageRoot, io.env))];
+  // Every option a plugin we know of declares parses here; which of them
+  // apply is decided once the images say which plugins their processes use.
+  const { values, positionals } = parseArgs(argv, { ...OPTIONS, ...everyOptionDef(known, 'restart', OPTIONS) } as typeof OPTIONS, {
+    describeUnknown: (name) => describeUnknownOption(name, 'restart', [], known),
   });
-  const pluginEnv = pluginOptionsEnv(set, values as Record<string, unknown>, io.cwd);
   if (values.help) {
-    io.out(usage(set));
+    io.out(usage(installed.set));
     return 0;
   }
   const mode = coordinatorMode(values);
@@ -123,6 +136,15 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     for (const p of problems) io.err(`dmtcp restart: ${p}`);
     return 1;
   }
+
+  const used = manifestsOfLibs(images.flatMap((i) => i.meta.files.map((f) => f.path)));
+  const set = pluginOptionSet(sourcesOf(used), 'restart', OPTIONS);
+  for (const name of Object.keys(values)) {
+    if (Object.hasOwn(OPTIONS, name) || set.owners.has(name)) continue;
+    const why = describeUnknownOption(name, 'restart', used.map((m) => m.name), known);
+    throw new UsageError(why?.replace('which is not loaded', 'which these processes do not use') ?? `unknown option --${name}`);
+  }
+  const pluginEnv = pluginOptionsEnv(set, values as Record<string, unknown>, io.cwd);
 
   requireFile(paths.restartImage, 'restart program');
   const native = loadNative();
