@@ -10,7 +10,7 @@ export type {
   StatusReply,
   UserCommand,
   UserReply,
-} from './coordinator/types.ts';
+} from './types.ts';
 export { ImageError, checkImageFiles, readImage } from './image/reader.ts';
 export type {
   CheckpointImage,

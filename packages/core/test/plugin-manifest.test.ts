@@ -38,7 +38,7 @@ describe('parseManifest', () => {
       coordinator: '/opt/plugins/pid/dist/coordinator.js',
       builtin: true,
       after: ['file', 'event'],
-      fds: ['socket', 'epoll'],
+      fds: ['socket', 'epoll'], options: [],
     });
   });
 

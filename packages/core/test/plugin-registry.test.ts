@@ -18,7 +18,7 @@ function builtin(name: string, after: string[] = [], over: Partial<PluginManifes
   const dir = `/pkgs/plugin-${name}`;
   return {
     name, packageName: `@dmtcp/plugin-${name}`, packageDir: dir, lib: `${dir}/build/libdmtcp_${name}.so`,
-    coordinator: `${dir}/dist/coordinator.js`, builtin: true, after, fds: [], ...over,
+    coordinator: `${dir}/dist/coordinator.js`, builtin: true, after, fds: [], options: [], ...over,
   };
 }
 

@@ -48,6 +48,11 @@ export interface ParsedArgs<D extends OptionDefs> {
 export interface ParseOptions {
   /** everything from the first non-option on is positional */
   stopAtPositional?: boolean;
+  /** an unknown option ends the parse instead of failing it (a first look
+   *  at the command line, before the plugins and their options are known) */
+  stopAtUnknown?: boolean;
+  /** says more about an unknown long option (which plugin offers it) */
+  describeUnknown?: (name: string) => string | null;
 }
 
 export function parseArgs<D extends OptionDefs>(
@@ -82,8 +87,11 @@ export function parseArgs<D extends OptionDefs>(
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      const def = defs[name];
-      if (!def) throw new UsageError(`unknown option --${name}`);
+      const def = Object.hasOwn(defs, name) ? defs[name] : undefined;
+      if (!def) {
+        if (opts.stopAtUnknown) break;
+        throw new UsageError(opts.describeUnknown?.(name) ?? `unknown option --${name}`);
+      }
       if (def.type === 'boolean') {
         if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
         set(name, def, true);
@@ -102,7 +110,10 @@ export function parseArgs<D extends OptionDefs>(
         const ch = arg[j] as string;
         const name = byShort.get(ch);
         const def = name === undefined ? undefined : defs[name];
-        if (name === undefined || !def) throw new UsageError(`unknown option -${ch}`);
+        if (name === undefined || !def) {
+          if (opts.stopAtUnknown) return { values: values as OptionValues<D>, positionals };
+          throw new UsageError(`unknown option -${ch}`);
+        }
         if (def.type === 'boolean') {
           set(name, def, true);
           continue;

@@ -17,7 +17,7 @@
 //
 // Policies are synchronous and must not block: the coordinator serves every
 // process of the computation from one thread.
-import type { BarrierPolicy, BarrierRecord, HelloInfo } from '../coordinator/types.ts';
+import type { BarrierPolicy, BarrierRecord, HelloInfo } from '../types.ts';
 
 export type { BarrierPolicy, BarrierRecord, HelloInfo };
 

@@ -6,14 +6,17 @@
 //     "coordinator": "dist/coordinator.js",  optional TypeScript half
 //     "builtin": true,                       loaded without --with-plugin
 //     "after": ["file"],                     optional: load after these
-//     "fds": ["file", "pipe"]                optional: descriptor kinds it restores
-//   }                                          (names: DMTCP_FD_KINDS in protocol.h)
+//     "fds": ["file", "pipe"],               optional: descriptor kinds it restores
+//                                              (names: DMTCP_FD_KINDS in protocol.h)
+//     "options": [...]                       optional: its command-line options (options.ts)
+//   }
 //
 // Every problem is reported as one line naming the package.json, because it
 // ends up as the only line `dmtcp launch` prints before giving up.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DMTCP_FD_KINDS } from '../generated/constants.ts';
+import { parseOptionDecls, type PluginOption } from './options.ts';
 
 export interface PluginManifest {
   name: string;
@@ -29,6 +32,8 @@ export interface PluginManifest {
   after: string[];
   /** Kinds of descriptor the plugin restores after a restart. */
   fds: string[];
+  /** Command-line options it offers on launch/restart. */
+  options: PluginOption[];
 }
 
 /** A plugin that cannot be used; the message is one line meant for users. */
@@ -43,7 +48,7 @@ export const PLUGIN_NAME_MAX = 31;
 /** Names the core itself uses as barrier prefixes or in listings. */
 export const RESERVED_PLUGIN_NAMES: readonly string[] = ['core', 'ckpt', 'restart', 'dmtcp'];
 
-const KEYS = new Set(['plugin', 'lib', 'coordinator', 'builtin', 'after', 'fds']);
+const KEYS = new Set(['plugin', 'lib', 'coordinator', 'builtin', 'after', 'fds', 'options']);
 const FD_KINDS: readonly string[] = DMTCP_FD_KINDS.split(' ');
 
 /** Why `name` cannot be a plugin name, or null when it can. */
@@ -127,8 +132,11 @@ export function parseManifest(pkg: unknown, packageDir: string): PluginManifest 
   }
   const fds = [...new Set(fdsRaw)];
 
+  const options = parseOptionDecls(decl['options']);
+  if (!Array.isArray(options)) return fail(`plugin ${name}: "dmtcp.options"${options.problem}`);
+
   const packageName = typeof p['name'] === 'string' ? p['name'] : null;
-  return { name, packageName, packageDir, lib, coordinator, builtin, after, fds };
+  return { name, packageName, packageDir, lib, coordinator, builtin, after, fds, options };
 }
 
 /** Parsed package.json of a directory; errors name the file. */

@@ -2,10 +2,10 @@
 // connection (what `dmtcp command` and the launcher use).
 import net from 'node:net';
 import { DMT_USER_CMD, DMT_USER_REPLY } from '../generated/constants.ts';
-import type { ReplyFor, UserCommand } from '../coordinator/types.ts';
+import type { ReplyFor, UserCommand } from '../types.ts';
 import { encodeFrame, FrameDecoder, jsonPayload, parseJsonPayload } from './codec.ts';
 
-export type { ReplyFor, UserCommand, UserReply } from '../coordinator/types.ts';
+export type { ReplyFor, UserCommand, UserReply } from '../types.ts';
 
 function formatWhere(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -18,7 +18,7 @@ import type {
   StatusReply,
   UserCommand,
   UserReply,
-} from '../../coordinator/types.ts';
+} from '../../types.ts';
 import { CoordinatorUnreachableError, NotACoordinatorError, sendUserCommand } from '../../protocol/client.ts';
 
 const OPTIONS = {

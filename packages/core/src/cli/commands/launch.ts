@@ -29,6 +29,17 @@ import { PluginError } from '../../plugin/manifest.ts';
 import { planPlugins } from '../../plugin/plan.ts';
 import type { PluginEntry } from '../../plugin/registry.ts';
 import { sendUserCommand } from '../../protocol/client.ts';
+import {
+  describeUnknownOption,
+  everyOptionDef,
+  formatPluginOptions,
+  knownManifests,
+  manifestsOf,
+  pluginOptionSet,
+  pluginOptionsEnv,
+  sourcesOf,
+  type PluginOptionSet,
+} from '../plugin-options.ts';
 
 const OPTIONS = {
   ckptdir: { type: 'string', arg: 'D', help: 'directory for checkpoint images (default: current directory)' },
@@ -40,7 +51,6 @@ const OPTIONS = {
     help: 'load these plugins (libraries or plugin package directories) first, in this order',
   },
   'disable-plugin': { type: 'string', multiple: true, arg: 'NAME', help: 'do not load the built-in plugin NAME' },
-  'ckpt-open-files': { type: 'boolean', help: 'save the contents of every open regular file in the images (file plugin)' },
   strict: {
     type: 'boolean',
     help: 'fail a checkpoint (keeping the previous images) when a descriptor would not be restored; also DMTCP_STRICT=1',
@@ -48,14 +58,36 @@ const OPTIONS = {
   ...COMMON_OPTIONS,
 } as const;
 
-const USAGE = `usage: dmtcp launch [options] [--] PROG [ARGS...]
+const usage = (plugins: PluginOptionSet | null): string => `usage: dmtcp launch [options] [--] PROG [ARGS...]
 
 Runs PROG under checkpoint control. Options end at PROG; what follows is
 PROG's own command line. Without a running coordinator, one is started that
 exits when the last process of the computation does.
 
 options:
-${formatOptions(OPTIONS)}`;
+${formatOptions(OPTIONS)}${plugins ? formatPluginOptions(plugins) : ''}`;
+
+/** The plugins the command line selects and the options they offer. The
+ *  plugin selection must be read before those options are known, so the
+ *  command line is read leniently until the selection stops changing. */
+async function pluginsAndOptions(argv: readonly string[], io: Pick<CliIO, 'cwd' | 'env'>): Promise<{ plugins: PluginEntry[]; set: PluginOptionSet }> {
+  const known = sourcesOf(knownManifests(paths.packageRoot, io.env));
+  // Every option anyone declares, so the first look knows which take values.
+  const everything = { ...OPTIONS, ...everyOptionDef(known, 'launch', OPTIONS) };
+  let defs: typeof OPTIONS = everything as typeof OPTIONS;
+  let last = '';
+  for (let round = 0; ; round++) {
+    const { values } = parseArgs(argv, defs, { stopAtPositional: true, stopAtUnknown: true });
+    const selection = { 'with-plugin': values['with-plugin'] ?? [], 'disable-plugin': values['disable-plugin'] ?? [] };
+    const key = JSON.stringify(selection);
+    const plugins = await resolvePlugins(selection, io);
+    const set = pluginOptionSet(sourcesOf(manifestsOf(plugins)), 'launch', OPTIONS);
+    // Another look only when the plugins' own options may hide more of the selection.
+    if (key === last || round >= 4 || Object.keys(set.defs).every((k) => Object.hasOwn(everything, k))) return { plugins, set };
+    last = key;
+    defs = { ...everything, ...set.defs } as typeof OPTIONS;
+  }
+}
 
 /** Finds PROG as execvp would; exit statuses as a shell's (127 missing, 126 not executable). */
 export function resolveProgram(prog: string, env: NodeJS.ProcessEnv, cwd: string): string {
@@ -141,11 +173,26 @@ export function requireFile(file: string, what: string): void {
 }
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs(argv, OPTIONS, { stopAtPositional: true });
-  if (values.help) {
-    io.out(USAGE);
+  const first = parseArgs(argv, OPTIONS, { stopAtPositional: true, stopAtUnknown: true });
+  if (first.values.help) {
+    // Help must work even where a plugin is broken: then without its options.
+    const set = await pluginsAndOptions(argv, io).then((r) => r.set, () => null);
+    io.out(usage(set));
     return 0;
   }
+  const { plugins, set } = await pluginsAndOptions(argv, io);
+  const known = sourcesOf(knownManifests(paths.packageRoot, io.env));
+  const loaded = manifestsOf(plugins).map((m) => m.name);
+  const { values: parsed, positionals } = parseArgs(argv, { ...OPTIONS, ...set.defs } as typeof OPTIONS, {
+    stopAtPositional: true,
+    describeUnknown: (name) => describeUnknownOption(name, 'launch', loaded, known),
+  });
+  const values = parsed;
+  if (values.help) {
+    io.out(usage(set));
+    return 0;
+  }
+  const pluginEnv = pluginOptionsEnv(set, parsed as Record<string, unknown>, io.cwd);
   const mode = coordinatorMode(values);
   const coord = coordAddress(values, io.env);
   const interval = values.interval === undefined ? undefined : parseInterval(values.interval, '--interval');
@@ -154,7 +201,6 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
   // Everything that can be checked is checked before a coordinator is started.
   const exe = resolveProgram(prog, io.env, io.cwd);
-  const plugins = await resolvePlugins(values, io);
   requireFile(paths.libdmtcp, 'runtime library');
   const native = loadNative();
   const ckptDir = values.ckptdir === undefined ? undefined : prepareCkptDir(values.ckptdir, io.cwd);
@@ -174,7 +220,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   env[DMTCP_ENV_COORD_PORT] = String(coord.port);
   env[DMTCP_ENV_CKPT_DIR] = ckptDir ?? io.cwd;
   if (interval !== undefined) env['DMTCP_INTERVAL'] = String(interval);
-  if (values['ckpt-open-files'] === true) env['DMTCP_CKPT_OPEN_FILES'] = '1';
+  Object.assign(env, pluginEnv);
   // Read by the runtime at start; restarted processes keep it in their image.
   if (values.strict === true) env[DMTCP_ENV_STRICT] = '1';
 

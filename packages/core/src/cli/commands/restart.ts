@@ -21,33 +21,53 @@ import type { CheckpointImage } from '../../image/reader.ts';
 import { isExecError, loadNative } from '../../native.ts';
 import { paths } from '../../paths.ts';
 import { sendUserCommand } from '../../protocol/client.ts';
+import { discoverInstalled } from '../../plugin/discover.ts';
+import { PluginError } from '../../plugin/manifest.ts';
+import {
+  describeUnknownOption,
+  everyOptionDef,
+  formatPluginOptions,
+  knownManifests,
+  manifestsOfLibs,
+  pluginOptionSet,
+  pluginOptionsEnv,
+  sourcesOf,
+  type OptionSource,
+  type PluginOptionSet,
+} from '../plugin-options.ts';
 
 const OPTIONS = {
   ckptdir: { type: 'string', arg: 'D', help: 'write later checkpoints here (default: where they were written)' },
   'join-coordinator': { type: 'boolean', short: 'j', help: 'use the running coordinator; fail if there is none' },
   'new-coordinator': { type: 'boolean', help: 'start a coordinator; fail if one is running' },
-  'path-map': { type: 'string', multiple: true, arg: 'OLD=NEW', help: 'reopen files under OLD from NEW (migration; file plugin)' },
-  'restore-open-files': {
-    type: 'boolean', help: 'write back the contents saved by launch --ckpt-open-files to files opened for writing',
-  },
-  'missing-files': {
-    type: 'string', arg: 'auto|error|create',
-    help: 'what to do with open files that vanished: auto (default) recreates those the program opened with O_CREAT for writing, error leaves them all closed, create recreates them all',
-  },
   'restore-pids': {
     type: 'boolean', help: 'give the processes their checkpointed pids back, in a new pid namespace (else they stay virtual)',
   },
   ...COMMON_OPTIONS,
 } as const;
 
-const USAGE = `usage: dmtcp restart [options] IMAGE...
+const usage = (plugins: PluginOptionSet | null): string => `usage: dmtcp restart [options] IMAGE...
 
 Restarts the processes of one checkpoint (all images of one computation and
 generation). Without a running coordinator, one is started that exits when
 the last restarted process does.
 
 options:
-${formatOptions(OPTIONS)}`;
+${formatOptions(OPTIONS)}${plugins ? formatPluginOptions(plugins) : ''}`;
+
+/** The options of the installed plugins, for help: which plugins a restart
+ *  uses is only known from its images. */
+function installedOptions(env: NodeJS.ProcessEnv): { set: PluginOptionSet; sources: OptionSource[] } {
+  let manifests;
+  try {
+    manifests = discoverInstalled({ coreRoot: paths.packageRoot, env });
+  } catch (err) {
+    if (err instanceof PluginError) throw new CliError(err.message);
+    throw err;
+  }
+  const sources = sourcesOf(manifests);
+  return { set: pluginOptionSet(sources, 'restart', OPTIONS), sources };
+}
 
 /** Reasons the images cannot be restarted together; empty when they can. */
 export function checkImageSet(images: readonly CheckpointImage[]): string[] {
@@ -82,10 +102,15 @@ export function checkImageSet(images: readonly CheckpointImage[]): string[] {
 }
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs(argv, OPTIONS);
-  const fileEnv = fileOptionsEnv(values, io.cwd);
+  const installed = installedOptions(io.env);
+  const known = [...installed.sources, ...sourcesOf(knownManifests(paths.packageRoot, io.env))];
+  // Every option a plugin we know of declares parses here; which of them
+  // apply is decided once the images say which plugins their processes use.
+  const { values, positionals } = parseArgs(argv, { ...OPTIONS, ...everyOptionDef(known, 'restart', OPTIONS) } as typeof OPTIONS, {
+    describeUnknown: (name) => describeUnknownOption(name, 'restart', [], known),
+  });
   if (values.help) {
-    io.out(USAGE);
+    io.out(usage(installed.set));
     return 0;
   }
   const mode = coordinatorMode(values);
@@ -112,6 +137,15 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return 1;
   }
 
+  const used = manifestsOfLibs(images.flatMap((i) => i.meta.files.map((f) => f.path)));
+  const set = pluginOptionSet(sourcesOf(used), 'restart', OPTIONS);
+  for (const name of Object.keys(values)) {
+    if (Object.hasOwn(OPTIONS, name) || set.owners.has(name)) continue;
+    const why = describeUnknownOption(name, 'restart', used.map((m) => m.name), known);
+    throw new UsageError(why?.replace('which is not loaded', 'which these processes do not use') ?? `unknown option --${name}`);
+  }
+  const pluginEnv = pluginOptionsEnv(set, values as Record<string, unknown>, io.cwd);
+
   requireFile(paths.restartImage, 'restart program');
   const native = loadNative();
   const ckptDir = values.ckptdir === undefined ? undefined : prepareCkptDir(values.ckptdir, io.cwd);
@@ -126,7 +160,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   env[DMTCP_ENV_COORD_HOST] = ip;
   env[DMTCP_ENV_COORD_PORT] = String(coord.port);
   if (ckptDir !== undefined) env[DMTCP_ENV_CKPT_DIR] = ckptDir;
-  Object.assign(env, fileEnv);
+  Object.assign(env, pluginEnv);
 
   try {
     const tree = treeSpec(planRestartTree(images.map((i) => i.meta)));
@@ -162,33 +196,4 @@ function userNamespacesOff(): string | null {
     }
   }
   return null;
-}
-
-/** The file plugin's restart settings, as environment for the restarted processes. */
-function fileOptionsEnv(
-  values: { 'path-map'?: string[]; 'restore-open-files'?: boolean; 'missing-files'?: string },
-  cwd: string,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  const maps = values['path-map'] ?? [];
-  if (maps.length > 0) {
-    env['DMTCP_PATH_MAP'] = maps
-      .map((m) => {
-        const eq = m.indexOf('=');
-        if (eq <= 0 || eq === m.length - 1) throw new UsageError(`--path-map ${m}: expected OLD=NEW`);
-        const [from, to] = [path.resolve(cwd, m.slice(0, eq)), path.resolve(cwd, m.slice(eq + 1))];
-        if (/[:=]/.test(from + to)) throw new UsageError(`--path-map ${m}: paths with ':' or '=' cannot be mapped`);
-        return `${from}=${to}`;
-      })
-      .join(':');
-  }
-  if (values['restore-open-files'] === true) env['DMTCP_RESTORE_FILE_CONTENTS'] = '1';
-  const missing = values['missing-files'];
-  if (missing !== undefined) {
-    if (missing !== 'auto' && missing !== 'error' && missing !== 'create') {
-      throw new UsageError(`--missing-files must be auto, error or create, not ${missing}`);
-    }
-    env['DMTCP_FILE_MISSING'] = missing;
-  }
-  return env;
 }
