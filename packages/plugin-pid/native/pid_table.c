@@ -179,3 +179,28 @@ void pid_table_sweep(void) {
     if (atomic_load(&e->claimed) && atomic_load(&e->vid) == 0) atomic_store(&e->claimed, 0);
   }
 }
+
+/* Owners: an entry with owner == vid is a process, the others are threads
+ * of the process whose vpid is their owner. */
+static void drop_where(pid_t owner, int threads_of_owner) {
+  int n = pid_table_used();
+  for (int i = 0; i < n; i++) {
+    struct pid_entry *e = &g_pid_table[i];
+    pid_t vid = atomic_load(&e->vid);
+    if (!vid) continue;
+    int drop = threads_of_owner ? e->owner == owner && vid != owner : e->owner != owner;
+    if (drop) pid_table_remove_slot(i);
+  }
+}
+
+void pid_table_drop_threads_of(pid_t owner) { drop_where(owner, 1); }
+void pid_table_drop_others(pid_t owner) { drop_where(owner, 0); }
+
+int pid_table_count_others(pid_t owner) {
+  int n = 0, used = pid_table_used();
+  for (int i = 0; i < used; i++) {
+    pid_t vid = atomic_load(&g_pid_table[i].vid);
+    if (vid && g_pid_table[i].owner != owner) n++;
+  }
+  return n;
+}
