@@ -2,10 +2,11 @@
  * module per kernel object the plugin virtualises, each a .c file with its
  * section below, in layers, top to bottom.  A file calls the functions (and
  * reads the state) of files on lower layers only, never of its own layer or
- * above, so no two files need each other; test/layers.test.ts checks the
- * sources against this drawing.  Where a lower module needs a decision of a
- * higher one, it takes it as an argument (the hand-over is told which
- * virtual pid it speaks for).
+ * above, so no two files need each other; calling an exported wrapper by
+ * name (kill, close) counts, reaching the next definition with REAL does
+ * not.  test/layers.test.ts checks the sources against this drawing.
+ * Where a lower module needs a decision of a higher one, it takes it as an
+ * argument (the hand-over is told which virtual pid it speaks for).
  *
  *   6  pid_plugin.c      the event handler: the phase script
  *   5  pid_fork.c        fork, vfork; a fork child kept or discarded
@@ -109,7 +110,8 @@ DMTCP_HIDDEN int pid_table_pid_max(void);
 /* Frees slots a writer claimed but never published (a fork child, whose
  * other threads vanished mid-write). */
 DMTCP_HIDDEN void pid_table_sweep(void);
-DMTCP_HIDDEN void pid_table_set_pid_max(int pid_max);
+/* pid_max from /proc/sys/kernel/pid_max (32768 until read). */
+DMTCP_HIDDEN void pid_table_read_pid_max(void);
 /* Owners: an entry whose owner is its vid is a process; the others are
  * threads of the process whose vpid is their owner. */
 DMTCP_HIDDEN void pid_table_drop_threads_of(pid_t owner);

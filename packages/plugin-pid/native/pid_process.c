@@ -7,7 +7,6 @@
  * exec hand-over or a spawning parent decided instead); a thread's virtual
  * tid is its first real tid.  Both stay through restarts, while the real
  * ones in the table change. */
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,20 +87,8 @@ static void thread_gone(void *value) {
   t_slot = 0;
 }
 
-static void read_pid_max(void) {
-  char buf[32];
-  int fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return;
-  buf[n] = 0;
-  uint64_t v = 0;
-  if (fmt_parse_dec(buf, (size_t)-1, &v) > 0 && v > 0 && v <= (uint64_t)INT64_MAX) pid_table_set_pid_max((int)v);
-}
-
 void pid_process_init(void) {
-  read_pid_max();
+  pid_table_read_pid_max();
   pid_t real = sys_getpid();
   pid_t vpid = real;
   const char *state = getenv(PID_EXEC_ENV);

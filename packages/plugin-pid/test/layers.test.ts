@@ -1,7 +1,8 @@
 // The native files form layers: no two of them need each other, and each
 // uses only files on lower layers of the drawing at the top of
 // native/pid_internal.h.  A file "uses" another when it names a function or
-// a piece of state that the headers declare and the other file defines.
+// a piece of state that the headers declare and the other file defines, or
+// calls a wrapper the other file exports.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -69,6 +70,20 @@ describe('the checker itself', () => {
     expect([...g.uses.get('a.c')!]).toEqual([]);
     expect([...g.uses.get('b.c')!]).toEqual([['a.c', ['pid_a']]]);
     expect(findCycle(g.uses)).toBeNull();
+  });
+
+  test('a call of an exported wrapper by name is a use; reaching the next definition is not', () => {
+    const g = buildGraph(
+      new Map([
+        ['a.c', 'static void f(void) {\n  REAL(kill)(1, 9);\n  s.kill(2);\n}\n'],
+        ['b.c', 'static void g(void) {\n  kill(1, 9);\n}\n'],
+        ['s.c', 'NEXT_PTR(kill);\nPID_EXPORT int kill(pid_t pid, int sig) { return REAL(kill)(pid, sig); }\n'],
+      ]),
+      [header],
+    );
+    expect(g.exportedIn.get('kill')).toBe('s.c');
+    expect([...g.uses.get('a.c')!]).toEqual([]);
+    expect([...g.uses.get('b.c')!]).toEqual([['s.c', ['kill()']]]);
   });
 
   test('finds a circle of three files', () => {

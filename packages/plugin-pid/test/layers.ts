@@ -1,5 +1,7 @@
 // Which file of native/ uses which other: the functions and state each .c
-// file defines among those the headers declare, and where else they appear.
+// file defines among those the headers declare, and where else they appear;
+// also the wrappers a file exports (PID_EXPORT), where another file calls
+// them by name (a call of kill() from pid_spawn.c reaches pid_signal.c's).
 // Read from the sources with regular expressions, which the project's style
 // (definitions start at column 0, calls never do) makes enough.
 
@@ -32,9 +34,16 @@ export function defines(src: string, name: string): boolean {
   return fn.test(src) || state.test(src);
 }
 
+/** Functions src (stripped) defines as PID_EXPORT. */
+export function exportedNames(src: string): string[] {
+  return [...src.matchAll(/^PID_EXPORT\b[^;{(]*?\b([A-Za-z_]\w*)\s*\(/gm)].map((m) => m[1]!);
+}
+
 export interface Graph {
-  /** name -> the files defining it */
+  /** name -> the files defining it (declared in the headers) */
   definedIn: Map<string, string[]>;
+  /** exported wrapper -> the file defining it */
+  exportedIn: Map<string, string>;
   /** file -> file -> the names of the second that the first uses */
   uses: Map<string, Map<string, string[]>>;
 }
@@ -46,18 +55,24 @@ export function buildGraph(files: Map<string, string>, headers: string[]): Graph
   for (const name of declaredNames(headers)) {
     definedIn.set(name, [...stripped].filter(([, s]) => defines(s, name)).map(([f]) => f));
   }
+  const exportedIn = new Map<string, string>();
+  for (const [file, src] of stripped) for (const name of exportedNames(src)) exportedIn.set(name, file);
   const uses = new Map<string, Map<string, string[]>>();
   for (const [file, src] of stripped) {
     const edges = new Map<string, string[]>();
+    const add = (to: string, name: string): void => void edges.set(to, [...(edges.get(to) ?? []), name]);
     for (const [name, owners] of definedIn) {
       if (owners.length !== 1 || owners[0] === file) continue;
-      if (!new RegExp(`\\b${escape(name)}\\b`).test(src)) continue;
-      const to = owners[0]!;
-      edges.set(to, [...(edges.get(to) ?? []), name]);
+      if (new RegExp(`\\b${escape(name)}\\b`).test(src)) add(owners[0]!, name);
+    }
+    /* A call by name; REAL(name) and NEXT_PTR(name) reach the next
+     * definition instead, and a member or a field is no call. */
+    for (const [name, owner] of exportedIn) {
+      if (owner !== file && new RegExp(`(?<![\\w.>])${escape(name)}\\s*\\(`).test(src)) add(owner, `${name}()`);
     }
     uses.set(file, edges);
   }
-  return { definedIn, uses };
+  return { definedIn, exportedIn, uses };
 }
 
 /** A cycle of files, first file repeated at the end; null when none. */
