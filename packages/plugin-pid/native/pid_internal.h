@@ -1,5 +1,32 @@
-/* Shared between the pid plugin's files: the virtual<->real table, the
- * process's own identity.  Nothing here is exported. */
+/* Shared between the pid plugin's files; nothing here is exported.  One
+ * module per kernel object the plugin virtualises, each a .c file with its
+ * section below, in layers, top to bottom.  A file calls the functions (and
+ * reads the state) of files on lower layers only, never of its own layer or
+ * above, so no two files need each other; calling an exported wrapper by
+ * name (kill, close) counts, reaching the next definition with REAL does
+ * not.  test/layers.test.ts checks the sources against this drawing.
+ * Where a lower module needs a decision of a higher one, it takes it as an
+ * argument (the hand-over is told which virtual pid it speaks for).
+ *
+ *   6  pid_plugin.c      the event handler: the phase script
+ *   5  pid_fork.c        fork, vfork; a fork child kept or discarded
+ *   4  pid_spawn.c       posix_spawn, system, popen
+ *      pid_syscall.c     syscall(2): each number to its module below
+ *   3  pid_zombie.c      the wait family; unreaped children across a restart
+ *      pid_restart.c     the exchange at the pid:restart barrier
+ *      pid_exec.c        exec, with the hand-over
+ *      pid_proc.c        /proc paths, fcntl owners and lock holders
+ *   2  pid_process.c     this process and its threads: vpid, vtids, getpid,
+ *                        groups and sessions
+ *      pid_socket.c      socket credentials, signalfd records
+ *   1  pid_claim.c       ids claimed from the coordinator module; fork gate
+ *      pid_handover.c    the state an exec or a spawned child takes over
+ *      pid_signal.c      kill and the like, pids inside received signals
+ *      pid_resource.c    scheduling, priorities, limits, process_vm_*
+ *   0  pid_table.c       the virtual<->real table
+ *
+ * pid_wire.h (what crosses to the coordinator module) and pid_zombie.h
+ * (pure helpers) stand alone. */
 #ifndef PID_INTERNAL_H
 #define PID_INTERNAL_H
 
@@ -83,7 +110,13 @@ DMTCP_HIDDEN int pid_table_pid_max(void);
 /* Frees slots a writer claimed but never published (a fork child, whose
  * other threads vanished mid-write). */
 DMTCP_HIDDEN void pid_table_sweep(void);
-DMTCP_HIDDEN void pid_table_set_pid_max(int pid_max);
+/* pid_max from /proc/sys/kernel/pid_max (32768 until read). */
+DMTCP_HIDDEN void pid_table_read_pid_max(void);
+/* Owners: an entry whose owner is its vid is a process; the others are
+ * threads of the process whose vpid is their owner. */
+DMTCP_HIDDEN void pid_table_drop_threads_of(pid_t owner);
+DMTCP_HIDDEN void pid_table_drop_others(pid_t owner);
+DMTCP_HIDDEN int pid_table_count_others(pid_t owner);
 
 /* ---- ids unique in the computation (pid_claim.c) ----
  * Every virtual id is claimed from the coordinator module, which knows the
@@ -103,7 +136,40 @@ DMTCP_HIDDEN void pid_fork_gate_open(void);
 DMTCP_HIDDEN void pid_fork_gate_tell(int kept);
 DMTCP_HIDDEN int pid_fork_gate_wait(pid_t child);
 
-/* ---- this process (pid_plugin.c) ---- */
+/* ---- the exec hand-over (pid_handover.c) ----
+ * "DMTCP_PID_STATE=real,vpid;vid:real,..." (malloc'd), for the program an
+ * exec starts.  For a child of posix_spawn (which may not run code of ours
+ * before its exec): "DMTCP_PID_STATE=^parent real,parent vpid,alt;vid:real,...",
+ * the list including the parent; the child takes its real pid as virtual
+ * pid, or `alt` when that is a virtual pid in the list already (the parent
+ * draws the same conclusion from the same string: pid_handover_spawn_vpid).
+ * vpid: the virtual pid of the process leaving the state. */
+#define PID_EXEC_ENV "DMTCP_PID_STATE"
+DMTCP_HIDDEN char *pid_handover_exec(pid_t vpid);
+DMTCP_HIDDEN char *pid_handover_spawn(pid_t vpid, pid_t alt);
+DMTCP_HIDDEN pid_t pid_handover_spawn_vpid(const char *state, pid_t real);
+/* Loads the table a state left for this process (real pid `real`) and
+ * returns its virtual pid; `real` when the state was left for another. */
+DMTCP_HIDDEN pid_t pid_handover_adopt(const char *state, pid_t real);
+/* envp without any older state, plus `state` (malloc'd array of borrowed
+ * strings); NULL when out of memory. */
+DMTCP_HIDDEN char **pid_handover_env(char *const envp[], char *state);
+
+/* ---- signals (pid_signal.c) ---- */
+/* Real ids in a received siginfo_t to virtual ones, where the signal carries
+ * a sender or child pid. */
+DMTCP_HIDDEN void pid_siginfo_out(int sig, siginfo_t *info);
+/* syscall(2) for the numbers that send a signal, wait for one or set an
+ * action; returns 1 when n is one of them, *ret holding the result.  The
+ * other modules' pid_*_syscall say the same of theirs. */
+DMTCP_HIDDEN int pid_signal_syscall(long n, const long a[6], long *ret);
+
+/* ---- resources (pid_resource.c) ---- */
+/* Arguments of the scheduling and resource system calls that name a task;
+ * returns 1 when n is one of them. */
+DMTCP_HIDDEN int pid_resource_syscall_args(long n, long a[6]);
+
+/* ---- this process (pid_process.c) ---- */
 /* Counts the restarts this process went through: a wait blocked at
  * checkpoint time is re-issued by the kernel with the real id of the old
  * life, and gets ECHILD; the wrappers retry it, translated anew, when this
@@ -113,74 +179,71 @@ DMTCP_HIDDEN extern _Atomic int g_pid_active;
 DMTCP_HIDDEN extern pid_t g_pid_vpid;
 /* The real pid g_pid_vpid was last set for. */
 DMTCP_HIDDEN extern pid_t g_pid_real;
-/* getppid() said 1 when the last checkpoint was taken (pid_plugin.c). */
+/* getppid() said 1 when the last checkpoint was taken. */
 DMTCP_HIDDEN extern int g_pid_orphan;
 DMTCP_HIDDEN pid_t pid_self_vtid(void);
-/* Fork: the attempt number, so that parent and child agree on whether a
- * conflicting child is discarded.  Per thread: the child's only thread is
- * the one that forked, with a copy of its value. */
-DMTCP_HIDDEN extern __thread int t_pid_fork_attempt __attribute__((tls_model("initial-exec")));
-#define PID_FORK_ATTEMPTS 64
-/* Makes this process, a fork child, its own: virtual pid, table.  Runs at
- * ATFORK_CHILD; the fork wrapper runs it too in case the core did not
- * dispatch that event (a child it could not register). */
-DMTCP_HIDDEN void pid_fork_child_setup(void);
 DMTCP_HIDDEN void pid_ckpt_off(void);
 DMTCP_HIDDEN void pid_ckpt_on(void);
-/* The exec hand-over: "DMTCP_PID_STATE=real,vpid;vid:real,..." (malloc'd).
- * For a child of posix_spawn (which may not run code of ours before its
- * exec): "DMTCP_PID_STATE=^parent real,parent vpid,alt;vid:real,...", the
- * list including the parent; the child takes its real pid as virtual pid,
- * or `alt` when that is a virtual pid in the list already (the parent draws
- * the same conclusion from the same string: pid_state_spawn_vpid). */
-#define PID_EXEC_ENV "DMTCP_PID_STATE"
-DMTCP_HIDDEN char *pid_exec_state(void);
-DMTCP_HIDDEN char *pid_spawn_state(pid_t alt);
-DMTCP_HIDDEN pid_t pid_state_spawn_vpid(const char *state, pid_t real);
-/* envp without any older state, plus `state` (malloc'd array of borrowed
- * strings); NULL when out of memory. */
-DMTCP_HIDDEN char **pid_env_with(char *const envp[], char *state);
+/* At start-up: the virtual pid (handed over, or claimed), the table. */
+DMTCP_HIDDEN void pid_process_init(void);
+/* In a new thread, before it runs any user code. */
+DMTCP_HIDDEN void pid_process_thread_start(void);
+/* A fork child that is kept: its own virtual pid (real), the parent's
+ * threads out of its table.  Runs in the forking thread, the child's only
+ * one. */
+DMTCP_HIDDEN void pid_process_become_child(pid_t real);
+/* At WRITE_CKPT: whether this process is an orphan (g_pid_orphan). */
+DMTCP_HIDDEN void pid_process_checkpoint(void);
+/* At restart, in the checkpoint thread: files the new real pid, which it
+ * returns, and forgets what the old life's real ids meant. */
+DMTCP_HIDDEN pid_t pid_process_restarted(void);
+/* In each user thread as it runs again after a restart: its new real tid. */
+DMTCP_HIDDEN void pid_process_thread_restarted(void);
+DMTCP_HIDDEN int pid_process_syscall(long n, const long a[6], long *ret);
 
-/* ---- wrappers shared between files ---- */
-/* waitpid with a virtual id (pid_wrappers.c). */
-DMTCP_HIDDEN pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru);
-/* Real ids in a received siginfo_t to virtual ones, where the signal carries
- * a sender or child pid (pid_signal.c). */
-DMTCP_HIDDEN void pid_siginfo_out(int sig, siginfo_t *info);
-/* "/proc/<vpid>/..." and "/proc/<pid>/task/<vtid>/..." to real ids: path
- * itself, or buf holding the translation (pid_proc.c). */
-DMTCP_HIDDEN const char *pid_proc_path(const char *path, char *buf, size_t cap);
-/* fcntl's argument on the way in (F_SETOWN, F_SETOWN_EX: `scratch` holds a
- * translated copy) and its results on the way out (pid_proc.c). */
-DMTCP_HIDDEN long pid_fcntl_in(int cmd, long arg, void *scratch);
-DMTCP_HIDDEN long pid_fcntl_out(int cmd, long arg, long ret);
-/* In a fork child: locks of the popen bookkeeping may have been held by a
- * thread that does not exist here (pid_spawn.c). */
-DMTCP_HIDDEN void pid_spawn_atfork_child(void);
-/* Arguments of the scheduling and resource system calls that name a task;
- * returns 1 when n is one of them (pid_resource.c). */
-DMTCP_HIDDEN int pid_syscall_args_in(long n, long a[6]);
-/* syscall(2) for the numbers whose data carries pids or that make, copy or
- * read signalfds; returns 1 when n is one of them, *ret holding the result
- * (pid_socket.c). */
-DMTCP_HIDDEN int pid_syscall_fd(long n, const long a[6], long *ret);
+/* ---- descriptors that carry ids: sockets, signalfds (pid_socket.c) ---- */
 /* fresh, a copy of old (dup, F_DUPFD), is a signalfd when old is one. */
 DMTCP_HIDDEN void pid_fd_dup(int old, int fresh);
-/* syscall(SYS_rt_sigaction): the kernel's struct, behind the same
- * trampoline as sigaction (pid_signal.c). */
-DMTCP_HIDDEN long pid_rt_sigaction(long sig, const void *act, void *old, long setsize);
+DMTCP_HIDDEN int pid_socket_syscall(long n, const long a[6], long *ret);
 
-/* ---- children ended but not reaped, across a restart (pid_zombie.c) ----
- * Checkpoint: notes them (at WRITE_CKPT).  Restart: makes each again, dead
- * the same way, under its virtual pid (after the table is loaded, which
- * drops entries of other processes). */
+/* ---- /proc paths and fcntl (pid_proc.c) ---- */
+/* "/proc/<vpid>/..." and "/proc/<pid>/task/<vtid>/..." to real ids: path
+ * itself, or buf holding the translation. */
+DMTCP_HIDDEN const char *pid_proc_path(const char *path, char *buf, size_t cap);
+DMTCP_HIDDEN int pid_proc_syscall(long n, const long a[6], long *ret);
+
+/* ---- exec (pid_exec.c): wrappers only ---- */
+
+/* ---- the restart exchange (pid_restart.c) ---- */
+/* Reports this process's ids (real: its real pid now) at the pid:restart
+ * barrier and loads the host's table from the reply; without one, keeps
+ * only this process's own entries. */
+DMTCP_HIDDEN void pid_restart_exchange(pid_t real);
+
+/* ---- waiting, and children ended but not reaped (pid_zombie.c) ----
+ * Checkpoint: notes the unreaped children (at WRITE_CKPT).  Restart: makes
+ * each again, dead the same way, under its virtual pid (after the table is
+ * loaded, which drops entries of other processes).  The wait wrappers
+ * report a recreated child's status of its first life. */
 DMTCP_HIDDEN void pid_zombie_checkpoint(void);
 DMTCP_HIDDEN void pid_zombie_restart(void);
-/* A wait result for real pid `real`: a recreated child reports its status
- * of the first life (it could not dump core again), and is then reaped. */
-DMTCP_HIDDEN int pid_zombie_wait_status(pid_t real, int status);
-/* The same for waitid's siginfo_t, si_pid still real; take: not WNOWAIT. */
-DMTCP_HIDDEN void pid_zombie_siginfo(siginfo_t *info, int take);
+/* waitpid with a virtual id. */
+DMTCP_HIDDEN pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru);
+DMTCP_HIDDEN int pid_wait_syscall(long n, const long a[6], long *ret);
+
+/* ---- posix_spawn, system, popen (pid_spawn.c) ---- */
+/* In a fork child: locks of the popen bookkeeping may have been held by a
+ * thread that does not exist here. */
+DMTCP_HIDDEN void pid_spawn_atfork_child(void);
+
+/* ---- syscall(2) (pid_syscall.c): the wrapper only ---- */
+
+/* ---- fork (pid_fork.c) ---- */
+/* Makes this process, a fork child, its own (or discards it when its pid is
+ * a virtual id in use).  Runs at ATFORK_CHILD; the fork wrapper runs it too
+ * in case the core did not dispatch that event (a child it could not
+ * register). */
+DMTCP_HIDDEN void pid_fork_child_setup(void);
 
 #define PID_LOG(...)                    \
   do {                                  \

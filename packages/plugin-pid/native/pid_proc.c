@@ -74,6 +74,7 @@ NEXT_PTR(readlink);
 NEXT_PTR(readlinkat);
 NEXT_PTR(fcntl);
 NEXT_PTR(fcntl64);
+NEXT_PTR(syscall);
 
 __attribute__((constructor)) static void resolve_all(void) {
   (void)REAL(open);
@@ -110,6 +111,7 @@ __attribute__((constructor)) static void resolve_all(void) {
   (void)REAL(readlinkat);
   (void)REAL(fcntl);
   (void)REAL(fcntl64);
+  (void)REAL(syscall);
 }
 
 /* ---- paths ---- */
@@ -391,7 +393,7 @@ PID_EXPORT ssize_t readlinkat(int dirfd, const char *restrict path, char *restri
 
 /* ---- fcntl ---- */
 
-long pid_fcntl_in(int cmd, long arg, void *scratch) {
+static long fcntl_in(int cmd, long arg, void *scratch) {
   switch (cmd) {
     case F_SETOWN:
       return pid_v2r_signed((pid_t)arg);
@@ -409,7 +411,7 @@ long pid_fcntl_in(int cmd, long arg, void *scratch) {
   }
 }
 
-long pid_fcntl_out(int cmd, long arg, long ret) {
+static long fcntl_out(int cmd, long arg, long ret) {
   switch (cmd) {
     case F_GETOWN:
       return pid_r2v_signed((pid_t)ret);
@@ -439,9 +441,18 @@ long pid_fcntl_out(int cmd, long arg, long ret) {
   long arg = va_arg(ap, long);                                                  \
   va_end(ap);                                                                   \
   struct f_owner_ex scratch;                                                    \
-  long r = real(fd, cmd, pid_fcntl_in(cmd, arg, &scratch));                     \
+  long r = real(fd, cmd, fcntl_in(cmd, arg, &scratch));                     \
   if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) pid_fd_dup(fd, (int)r);         \
-  return (int)pid_fcntl_out(cmd, arg, r)
+  return (int)fcntl_out(cmd, arg, r)
 
 PID_EXPORT int fcntl(int fd, int cmd, ...) { FCNTL_BODY(REAL(fcntl)); }
 PID_EXPORT int fcntl64(int fd, int cmd, ...) { FCNTL_BODY(REAL(fcntl64)); }
+
+int pid_proc_syscall(long n, const long a[6], long *ret) {
+  if (n != SYS_fcntl) return 0;
+  struct f_owner_ex scratch;
+  long r = REAL(syscall)(n, a[0], a[1], fcntl_in((int)a[1], a[2], &scratch), a[3], a[4], a[5]);
+  if (a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC) pid_fd_dup((int)a[0], (int)r);
+  *ret = fcntl_out((int)a[1], a[2], r);
+  return 1;
+}

@@ -93,7 +93,7 @@ PID_EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *local, unsig
   return REAL(process_vm_writev)(pid_v2r(pid), local, nlocal, remote, nremote, flags);
 }
 
-int pid_syscall_args_in(long n, long a[6]) {
+int pid_resource_syscall_args(long n, long a[6]) {
   switch (n) {
     case SYS_sched_setparam:
     case SYS_sched_getparam:

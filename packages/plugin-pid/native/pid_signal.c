@@ -1,4 +1,5 @@
-/* Pids inside received signals.  The kernel fills si_pid with the sender's
+/* Signals: the calls that send one name their target by virtual id (kill,
+ * killpg, tgkill, sigqueue, pidfd_open), and pids inside received ones.  The kernel fills si_pid with the sender's
  * (or, for SIGCHLD, the child's) real pid; the program must see the virtual
  * one.  An SA_SIGINFO handler is installed behind a trampoline of ours that
  * rewrites the siginfo_t before calling it, and sigaction reports the
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,14 +24,36 @@ NEXT_PTR(signal);
 NEXT_PTR(sigwaitinfo);
 NEXT_PTR(sigtimedwait);
 NEXT_PTR(syscall);
+NEXT_PTR(kill);
+NEXT_PTR(killpg);
+NEXT_PTR(tgkill);
+NEXT_PTR(sigqueue);
+NEXT_PTR(pidfd_open);
 
 __attribute__((constructor)) static void resolve_all(void) {
+  (void)REAL(kill);
+  (void)REAL(killpg);
+  (void)REAL(tgkill);
+  (void)REAL(sigqueue);
+  (void)REAL(pidfd_open);
   (void)REAL(sigaction);
   (void)REAL(signal);
   (void)REAL(sigwaitinfo);
   (void)REAL(sigtimedwait);
   (void)REAL(syscall);
 }
+
+/* ---- sending ---- */
+
+PID_EXPORT int kill(pid_t pid, int sig) { return REAL(kill)(pid_v2r_signed(pid), sig); }
+PID_EXPORT int killpg(pid_t pgrp, int sig) { return REAL(killpg)(pid_v2r(pgrp), sig); }
+PID_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig) { return REAL(tgkill)(pid_v2r(tgid), pid_v2r(tid), sig); }
+PID_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) {
+  return REAL(sigqueue)(pid_v2r(pid), sig, value);
+}
+PID_EXPORT int pidfd_open(pid_t pid, unsigned int flags) { return REAL(pidfd_open)(pid_v2r(pid), flags); }
+
+/* ---- receiving ---- */
 
 typedef void (*info_handler)(int, siginfo_t *, void *);
 
@@ -87,7 +111,7 @@ struct kernel_sigaction {
   unsigned long mask;
 };
 
-long pid_rt_sigaction(long sig, const void *act_, void *old_, long setsize) {
+static long rt_sigaction(long sig, const void *act_, void *old_, long setsize) {
   const struct kernel_sigaction *act = act_;
   struct kernel_sigaction *old = old_;
   /* Any other size is refused by the kernel, an unreadable action with
@@ -128,4 +152,37 @@ PID_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct t
   int r = REAL(sigtimedwait)(set, info, timeout);
   if (r > 0 && info) pid_siginfo_out(r, info);
   return r;
+}
+
+int pid_signal_syscall(long n, const long a_[6], long *ret) {
+  long a[6];
+  memcpy(a, a_, sizeof a);
+  switch (n) {
+    case SYS_rt_sigtimedwait: {
+      long r = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+      if (r > 0 && a[1]) pid_siginfo_out((int)r, (siginfo_t *)a[1]);
+      *ret = r;
+      return 1;
+    }
+    case SYS_rt_sigaction:
+      *ret = rt_sigaction(a[0], (const void *)a[1], (void *)a[2], a[3]);
+      return 1;
+    case SYS_kill:
+      a[0] = pid_v2r_signed((pid_t)a[0]);
+      break;
+    case SYS_tkill:
+    case SYS_rt_sigqueueinfo:
+    case SYS_pidfd_open:
+      a[0] = pid_v2r((pid_t)a[0]);
+      break;
+    case SYS_tgkill:
+    case SYS_rt_tgsigqueueinfo:
+      a[0] = pid_v2r((pid_t)a[0]);
+      a[1] = pid_v2r((pid_t)a[1]);
+      break;
+    default:
+      return 0;
+  }
+  *ret = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+  return 1;
 }

@@ -411,7 +411,7 @@ PID_EXPORT int getsockopt(int fd, int level, int name, void *restrict val, sockl
 
 /* ---- syscall(2) ---- */
 
-int pid_syscall_fd(long n, const long a[6], long *ret) {
+int pid_socket_syscall(long n, const long a[6], long *ret) {
   switch (n) {
     case SYS_getsockopt:
       *ret = getsockopt((int)a[0], (int)a[1], (int)a[2], (void *)a[3], (socklen_t *)a[4]);

@@ -4,7 +4,7 @@
  *
  * Such a child runs no code of ours before its exec, so it cannot be
  * handed its identity the way a fork child is.  Instead the parent puts its
- * table into the child's environment (pid_spawn_state), and the program the
+ * table into the child's environment (pid_handover.c), and the program the
  * child execs, being under our control too, takes its real pid as virtual
  * pid and the parent's table as its own.  When that real pid is already the
  * virtual pid of a restarted process, both sides fall back to the spare
@@ -72,12 +72,12 @@ static int spawn(spawn_fn real, pid_t *pid, const char *file, const posix_spawn_
    * state handed over is never from before a restart. */
   pid_ckpt_off();
   pid_t alt = any_moved() ? pid_table_free_vid() : 0;
-  char *state = pid_spawn_state(alt);
-  char **env = state ? pid_env_with(envp, state) : NULL;
+  char *state = pid_handover_spawn(g_pid_vpid, alt);
+  char **env = state ? pid_handover_env(envp, state) : NULL;
   pid_t child = 0;
   int rc = real(&child, file, fa, attr, argv, env ? env : envp);
   if (rc == 0 && child > 0) {
-    pid_t vpid = env ? pid_state_spawn_vpid(state, child) : child;
+    pid_t vpid = env ? pid_handover_spawn_vpid(state, child) : child;
     if (vpid != child) PID_LOG(LOG_PREFIX "spawned child %d: a virtual pid in use; virtual pid %d", (int)child, (int)vpid);
     pid_table_put(vpid, child, vpid, NULL);
     if (pid) *pid = vpid;

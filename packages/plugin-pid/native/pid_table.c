@@ -6,6 +6,7 @@
  * again after the real id and ignores a slot that changed under it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 
 #include "dmtcp/plugin.h"
 #include "pid_internal.h"
@@ -14,8 +15,19 @@ struct pid_entry g_pid_table[PID_TABLE_SIZE];
 static _Atomic int used;
 static int pid_max = 32768;
 
-void pid_table_set_pid_max(int n) {
-  if (n > 301) pid_max = n;
+/* Raw calls: the table sits below every wrapper of this library. */
+void pid_table_read_pid_max(void) {
+  char buf[32];
+  int fd = (int)sys_call6(SYS_openat, AT_FDCWD, (long)"/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC, 0, 0, 0);
+  if (fd < 0) return;
+  long n = sys_call3(SYS_read, fd, (long)buf, sizeof buf - 1);
+  sys_call3(SYS_close, fd, 0, 0);
+  if (n <= 0) return;
+  buf[n] = 0;
+  uint64_t v = 0;
+  if (fmt_parse_dec(buf, (size_t)-1, &v) <= 0 || v > (uint64_t)INT64_MAX) return;
+  int max = (int)v;
+  if (max > 301) pid_max = max;
 }
 
 int pid_table_used(void) { return atomic_load_explicit(&used, memory_order_acquire); }
@@ -178,4 +190,29 @@ void pid_table_sweep(void) {
     struct pid_entry *e = &g_pid_table[i];
     if (atomic_load(&e->claimed) && atomic_load(&e->vid) == 0) atomic_store(&e->claimed, 0);
   }
+}
+
+/* Owners: an entry with owner == vid is a process, the others are threads
+ * of the process whose vpid is their owner. */
+static void drop_where(pid_t owner, int threads_of_owner) {
+  int n = pid_table_used();
+  for (int i = 0; i < n; i++) {
+    struct pid_entry *e = &g_pid_table[i];
+    pid_t vid = atomic_load(&e->vid);
+    if (!vid) continue;
+    int drop = threads_of_owner ? e->owner == owner && vid != owner : e->owner != owner;
+    if (drop) pid_table_remove_slot(i);
+  }
+}
+
+void pid_table_drop_threads_of(pid_t owner) { drop_where(owner, 1); }
+void pid_table_drop_others(pid_t owner) { drop_where(owner, 0); }
+
+int pid_table_count_others(pid_t owner) {
+  int n = 0, used = pid_table_used();
+  for (int i = 0; i < used; i++) {
+    pid_t vid = atomic_load(&g_pid_table[i].vid);
+    if (vid && g_pid_table[i].owner != owner) n++;
+  }
+  return n;
 }

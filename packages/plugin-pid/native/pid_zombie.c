@@ -1,4 +1,11 @@
-/* Children that had ended but were not reaped at checkpoint time.  No image
+/* Waiting for children, and children that ended but were not reaped.
+ *
+ * The wait family takes virtual ids (also -pgid and P_PGID) and returns
+ * them; a reaped child leaves the table.  A wait blocked when a checkpoint
+ * came is re-issued by the kernel after the restart with the real id of the
+ * old life: ECHILD, which is retried with the id translated anew.
+ *
+ * Children that had ended but were not reaped at checkpoint time: no image
  * holds them (they are no process of the computation any more), yet their
  * parent may still wait for them.  At checkpoint the parent notes each one
  * (virtual pid, wait status) in static memory, which the image keeps; at
@@ -7,8 +14,9 @@
  * Its death sends the parent a SIGCHLD at restart; the signal waits until
  * the user threads run again, and then names the child by virtual pid.
  *
- * Both ends run in the checkpoint thread while every user thread is stopped:
- * raw system calls only, no allocation. */
+ * Noting and making them again run in the checkpoint thread while every
+ * user thread is stopped: raw system calls only, no allocation.  The wait
+ * wrappers, in user threads, take a recreated child's entry as they reap it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -22,6 +30,18 @@
 
 #define LOG_PREFIX "pid: "
 #define ZOMBIE_MAX 1024
+
+NEXT_PTR(waitpid);
+NEXT_PTR(wait4);
+NEXT_PTR(waitid);
+NEXT_PTR(syscall);
+
+__attribute__((constructor)) static void resolve_all(void) {
+  (void)REAL(waitpid);
+  (void)REAL(wait4);
+  (void)REAL(waitid);
+  (void)REAL(syscall);
+}
 
 /* real is atomic: a wait wrapper in a user thread takes an entry (real set
  * to 0) while nothing else writes the list. */
@@ -59,12 +79,15 @@ static int lookup(pid_t real, int observed, int take) {
   return -1;
 }
 
-int pid_zombie_wait_status(pid_t real, int status) {
+/* A wait result for real pid `real`: a recreated child reports its status
+ * of the first life (it could not dump core again), and is then reaped. */
+static int zombie_wait_status(pid_t real, int status) {
   int recorded = lookup(real, status, 1);
   return recorded < 0 ? status : recorded;
 }
 
-void pid_zombie_siginfo(siginfo_t *info, int take) {
+/* The same for waitid's siginfo_t, si_pid still real; take: not WNOWAIT. */
+static void zombie_siginfo(siginfo_t *info, int take) {
   int observed = pid_zombie_status_of(info->si_code, info->si_status);
   if (!observed && info->si_code != CLD_EXITED) return;
   int recorded = lookup(info->si_pid, observed, take);
@@ -72,6 +95,99 @@ void pid_zombie_siginfo(siginfo_t *info, int take) {
   if (recorded >= 0 && pid_zombie_siginfo_of(recorded, &code, &st)) {
     info->si_code = code;
     info->si_status = st;
+  }
+}
+
+/* ---- the wait family ---- */
+
+static int stale(long r, unsigned life) {
+  return r < 0 && errno == ECHILD && atomic_load(&g_pid_restarts) != life;
+}
+
+static void waitid_result(siginfo_t *info, int options) {
+  if (!info || info->si_pid <= 0) return;
+  pid_t real = info->si_pid;
+  zombie_siginfo(info, !(options & WNOWAIT));
+  info->si_pid = pid_r2v(real);
+  int gone = info->si_code == CLD_EXITED || info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED;
+  if (gone && !(options & WNOWAIT)) pid_table_reaped(real);
+}
+
+static pid_t wait_result(pid_t r, int status) {
+  if (r <= 0) return r;
+  pid_t v = pid_r2v(r);
+  if (WIFEXITED(status) || WIFSIGNALED(status)) pid_table_reaped(r);
+  return v;
+}
+
+/* The status goes where the program asked for it, written by the kernel:
+ * a pointer it cannot write gets EFAULT (the child reaped all the same),
+ * as without us.  Once the kernel wrote it, it is ours to adjust. */
+pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+  int st = 0, *sp = status ? status : &st;
+  pid_t r;
+  unsigned life;
+  do {
+    life = atomic_load(&g_pid_restarts);
+    r = REAL(wait4)(pid_v2r_signed(pid), sp, options, ru);
+  } while (stale(r, life));
+  if (r <= 0) return r;
+  *sp = zombie_wait_status(r, *sp);
+  return wait_result(r, *sp);
+}
+
+PID_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+  return pid_wait4(pid, status, options, ru);
+}
+
+PID_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
+  int st = 0, *sp = status ? status : &st;
+  pid_t r;
+  unsigned life;
+  do {
+    life = atomic_load(&g_pid_restarts);
+    r = REAL(waitpid)(pid_v2r_signed(pid), sp, options);
+  } while (stale(r, life));
+  if (r <= 0) return r;
+  *sp = zombie_wait_status(r, *sp);
+  return wait_result(r, *sp);
+}
+
+PID_EXPORT pid_t wait(int *status) { return waitpid(-1, status, 0); }
+PID_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) { return wait4(-1, status, options, ru); }
+
+static int is_id_type(long idtype) { return idtype == P_PID || idtype == P_PGID; }
+
+PID_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
+  int r;
+  unsigned life;
+  do {
+    life = atomic_load(&g_pid_restarts);
+    r = REAL(waitid)(idtype, is_id_type(idtype) ? (id_t)pid_v2r((pid_t)id) : id, info, options);
+  } while (stale(r, life));
+  if (r == 0) waitid_result(info, options);
+  return r;
+}
+
+int pid_wait_syscall(long n, const long a[6], long *ret) {
+  switch (n) {
+    case SYS_wait4:
+      *ret = wait4((pid_t)a[0], (int *)a[1], (int)a[2], (struct rusage *)a[3]);
+      return 1;
+    case SYS_waitid: {
+      /* The raw call takes a fifth argument (rusage) that waitid(3) lacks. */
+      long r;
+      unsigned life;
+      do {
+        life = atomic_load(&g_pid_restarts);
+        r = REAL(syscall)(n, a[0], is_id_type(a[0]) ? pid_v2r((pid_t)a[1]) : a[1], a[2], a[3], a[4], a[5]);
+      } while (stale(r, life));
+      if (r == 0) waitid_result((siginfo_t *)a[2], (int)a[3]);
+      *ret = r;
+      return 1;
+    }
+    default:
+      return 0;
   }
 }
 
