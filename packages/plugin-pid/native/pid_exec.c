@@ -9,15 +9,9 @@
 #include "dmtcp/plugin.h"
 #include "pid_internal.h"
 
-NEXT_PTR(execve);
-NEXT_PTR(execvpe);
-NEXT_PTR(fexecve);
-
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(execve);
-  (void)REAL(execvpe);
-  (void)REAL(fexecve);
-}
+#define PID_EXEC_NEXT(X) \
+  X(execve) X(execvpe) X(fexecve)
+DMTCP_NEXT_TABLE(PID_EXEC_NEXT)
 
 /* envp plus our state; NULL (and nothing to free) when that cannot be built. */
 static char **with_state(char *const envp[], char **state) {
@@ -47,13 +41,13 @@ static char **with_state(char *const envp[], char **state) {
   } while (0)
 
 PID_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
-#define CALL(e) REAL(execve)(path, argv, e)
+#define CALL(e) DMTCP_NEXT(execve)(path, argv, e)
   EXEC_WITH_STATE(CALL, envp);
 #undef CALL
 }
 
 PID_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-#define CALL(e) REAL(execvpe)(file, argv, e)
+#define CALL(e) DMTCP_NEXT(execvpe)(file, argv, e)
   EXEC_WITH_STATE(CALL, envp);
 #undef CALL
 }
@@ -63,8 +57,8 @@ PID_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
    * nonnull, so the compiler would drop a plain test: launder it. */
   const void *argv_ = argv;
   __asm__("" : "+r"(argv_));
-  if (!argv_ || !envp) return REAL(fexecve)(fd, argv, envp);
-#define CALL(e) REAL(fexecve)(fd, argv, e)
+  if (!argv_ || !envp) return DMTCP_NEXT(fexecve)(fd, argv, envp);
+#define CALL(e) DMTCP_NEXT(fexecve)(fd, argv, e)
   EXEC_WITH_STATE(CALL, envp);
 #undef CALL
 }

@@ -15,13 +15,9 @@
 #define LOG_PREFIX "pid: "
 #define FORK_ATTEMPTS 64
 
-NEXT_PTR(fork);
-NEXT_PTR(waitpid);
-
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(fork);
-  (void)REAL(waitpid);
-}
+#define PID_FORK_NEXT(X) \
+  X(fork) X(waitpid)
+DMTCP_NEXT_TABLE(PID_FORK_NEXT)
 
 /* The attempt number, so that parent and child agree on whether a
  * conflicting child is discarded.  Per thread: the child's only thread is
@@ -45,12 +41,12 @@ void pid_fork_child_setup(void) {
 }
 
 static pid_t do_fork(void) {
-  if (!atomic_load(&g_pid_active)) return REAL(fork)();
+  if (!atomic_load(&g_pid_active)) return DMTCP_NEXT(fork)();
   pid_ckpt_off();
   pid_t r;
   for (t_fork_attempt = 0;; t_fork_attempt++) {
     pid_fork_gate_open();
-    r = REAL(fork)();
+    r = DMTCP_NEXT(fork)();
     if (r == 0) pid_fork_child_setup();
     if (r == 0) break;
     /* The parent's own look at its table decides when no gate could be made. */
@@ -58,7 +54,7 @@ static pid_t do_fork(void) {
     if (r < 0) break;
     if (!kept && t_fork_attempt < FORK_ATTEMPTS - 1) {
       int st;
-      while (REAL(waitpid)(r, &st, __WALL) < 0 && errno == EINTR) {
+      while (DMTCP_NEXT(waitpid)(r, &st, __WALL) < 0 && errno == EINTR) {
       }
       PID_LOG(LOG_PREFIX "fork: child pid %d is a virtual pid in use; forking again", (int)r);
       continue;

@@ -39,6 +39,7 @@
 
 #include "dmtcp/debug.h"
 #include "dmtcp/fmt.h"
+#include "dmtcp/next.h"
 #include "dmtcp/sys.h"
 #include "dmtcp/usermem.h"
 #include "dmtcp/visibility.h"
@@ -46,17 +47,9 @@
 /* The wrappers' spelling of DMTCP_EXPORT. */
 #define PID_EXPORT DMTCP_EXPORT
 
-/* The next definition of f, kept in a pointer that each file resolves in a
- * constructor: a first call from a signal handler or at checkpoint time must
- * not enter the dynamic linker. */
-#define NEXT_PTR(f)                                                    \
-  static __typeof__(&f) next_##f;                                      \
-  static inline __typeof__(&f) real_##f(void) {                        \
-    if (__builtin_expect(next_##f == NULL, 0)) next_##f = NEXT_FNC(f); \
-    return next_##f;                                                   \
-  }                                                                    \
-  _Static_assert(1, "")
-#define REAL(f) real_##f()
+/* Each file lists the functions it wraps in a next-function table
+ * (dmtcp/next.h), resolved when the library loads: a first call from a
+ * signal handler or at checkpoint time never enters the dynamic linker. */
 
 /* ---- the table (pid_table.c) ----
  * Fixed size, no allocation.  Readers never lock; writers claim a slot with

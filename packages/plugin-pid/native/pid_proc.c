@@ -40,79 +40,13 @@ int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
 
-NEXT_PTR(open);
-NEXT_PTR(open64);
-NEXT_PTR(openat);
-NEXT_PTR(openat64);
-NEXT_PTR(__open_2);
-NEXT_PTR(__open64_2);
-NEXT_PTR(__openat_2);
-NEXT_PTR(__openat64_2);
-NEXT_PTR(fopen);
-NEXT_PTR(fopen64);
-NEXT_PTR(freopen);
-NEXT_PTR(freopen64);
-NEXT_PTR(opendir);
-NEXT_PTR(stat);
-NEXT_PTR(stat64);
-NEXT_PTR(lstat);
-NEXT_PTR(lstat64);
-NEXT_PTR(fstatat);
-NEXT_PTR(fstatat64);
-NEXT_PTR(statx);
-NEXT_PTR(__xstat);
-NEXT_PTR(__xstat64);
-NEXT_PTR(__lxstat);
-NEXT_PTR(__lxstat64);
-NEXT_PTR(__fxstatat);
-NEXT_PTR(__fxstatat64);
-NEXT_PTR(access);
-NEXT_PTR(faccessat);
-NEXT_PTR(euidaccess);
-NEXT_PTR(eaccess);
-NEXT_PTR(readlink);
-NEXT_PTR(readlinkat);
-NEXT_PTR(fcntl);
-NEXT_PTR(fcntl64);
-NEXT_PTR(syscall);
-
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(open);
-  (void)REAL(open64);
-  (void)REAL(openat);
-  (void)REAL(openat64);
-  (void)REAL(__open_2);
-  (void)REAL(__open64_2);
-  (void)REAL(__openat_2);
-  (void)REAL(__openat64_2);
-  (void)REAL(fopen);
-  (void)REAL(fopen64);
-  (void)REAL(freopen);
-  (void)REAL(freopen64);
-  (void)REAL(opendir);
-  (void)REAL(stat);
-  (void)REAL(stat64);
-  (void)REAL(lstat);
-  (void)REAL(lstat64);
-  (void)REAL(fstatat);
-  (void)REAL(fstatat64);
-  (void)REAL(statx);
-  (void)REAL(__xstat);
-  (void)REAL(__xstat64);
-  (void)REAL(__lxstat);
-  (void)REAL(__lxstat64);
-  (void)REAL(__fxstatat);
-  (void)REAL(__fxstatat64);
-  (void)REAL(access);
-  (void)REAL(faccessat);
-  (void)REAL(euidaccess);
-  (void)REAL(eaccess);
-  (void)REAL(readlink);
-  (void)REAL(readlinkat);
-  (void)REAL(fcntl);
-  (void)REAL(fcntl64);
-  (void)REAL(syscall);
-}
+#define PID_PROC_NEXT(X) \
+  X(open) X(open64) X(openat) X(openat64) X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) \
+  X(fopen) X(fopen64) X(freopen) X(freopen64) X(opendir) X(stat) X(stat64) X(lstat) X(lstat64) \
+  X(fstatat) X(fstatat64) X(statx) X(__xstat) X(__xstat64) X(__lxstat) X(__lxstat64) X(__fxstatat) \
+  X(__fxstatat64) X(access) X(faccessat) X(euidaccess) X(eaccess) X(readlink) X(readlinkat) \
+  X(fcntl) X(fcntl64) X(syscall)
+DMTCP_NEXT_TABLE(PID_PROC_NEXT)
 
 /* ---- paths ---- */
 
@@ -228,167 +162,167 @@ static const char *path_at(int dirfd, const char *path, char *buf, size_t cap) {
 PID_EXPORT int open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   PATH_IN(path);
-  return REAL(open)(path_, flags, mode);
+  return DMTCP_NEXT(open)(path_, flags, mode);
 }
 
 PID_EXPORT int open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   PATH_IN(path);
-  return REAL(open64)(path_, flags, mode);
+  return DMTCP_NEXT(open64)(path_, flags, mode);
 }
 
 PID_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   PATH_AT(dirfd, path);
-  return REAL(openat)(dirfd, path_, flags, mode);
+  return DMTCP_NEXT(openat)(dirfd, path_, flags, mode);
 }
 
 PID_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   PATH_AT(dirfd, path);
-  return REAL(openat64)(dirfd, path_, flags, mode);
+  return DMTCP_NEXT(openat64)(dirfd, path_, flags, mode);
 }
 
 PID_EXPORT int __open_2(const char *path, int flags) {
   PATH_IN(path);
-  return REAL(__open_2)(path_, flags);
+  return DMTCP_NEXT(__open_2)(path_, flags);
 }
 
 PID_EXPORT int __open64_2(const char *path, int flags) {
   PATH_IN(path);
-  return REAL(__open64_2)(path_, flags);
+  return DMTCP_NEXT(__open64_2)(path_, flags);
 }
 
 PID_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
   PATH_AT(dirfd, path);
-  return REAL(__openat_2)(dirfd, path_, flags);
+  return DMTCP_NEXT(__openat_2)(dirfd, path_, flags);
 }
 
 PID_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
   PATH_AT(dirfd, path);
-  return REAL(__openat64_2)(dirfd, path_, flags);
+  return DMTCP_NEXT(__openat64_2)(dirfd, path_, flags);
 }
 
 PID_EXPORT FILE *fopen(const char *restrict path, const char *restrict mode) {
   PATH_IN(path);
-  return REAL(fopen)(path_, mode);
+  return DMTCP_NEXT(fopen)(path_, mode);
 }
 
 PID_EXPORT FILE *fopen64(const char *restrict path, const char *restrict mode) {
   PATH_IN(path);
-  return REAL(fopen64)(path_, mode);
+  return DMTCP_NEXT(fopen64)(path_, mode);
 }
 
 PID_EXPORT FILE *freopen(const char *restrict path, const char *restrict mode, FILE *restrict stream) {
   PATH_IN(path);
-  return REAL(freopen)(path_, mode, stream);
+  return DMTCP_NEXT(freopen)(path_, mode, stream);
 }
 
 PID_EXPORT FILE *freopen64(const char *restrict path, const char *restrict mode, FILE *restrict stream) {
   PATH_IN(path);
-  return REAL(freopen64)(path_, mode, stream);
+  return DMTCP_NEXT(freopen64)(path_, mode, stream);
 }
 
 PID_EXPORT DIR *opendir(const char *path) {
   PATH_IN(path);
-  return REAL(opendir)(path_);
+  return DMTCP_NEXT(opendir)(path_);
 }
 
 PID_EXPORT int stat(const char *restrict path, struct stat *restrict st) {
   PATH_IN(path);
-  return REAL(stat)(path_, st);
+  return DMTCP_NEXT(stat)(path_, st);
 }
 
 PID_EXPORT int stat64(const char *restrict path, struct stat64 *restrict st) {
   PATH_IN(path);
-  return REAL(stat64)(path_, st);
+  return DMTCP_NEXT(stat64)(path_, st);
 }
 
 PID_EXPORT int lstat(const char *restrict path, struct stat *restrict st) {
   PATH_IN(path);
-  return REAL(lstat)(path_, st);
+  return DMTCP_NEXT(lstat)(path_, st);
 }
 
 PID_EXPORT int lstat64(const char *restrict path, struct stat64 *restrict st) {
   PATH_IN(path);
-  return REAL(lstat64)(path_, st);
+  return DMTCP_NEXT(lstat64)(path_, st);
 }
 
 PID_EXPORT int fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags) {
   PATH_AT(dirfd, path);
-  return REAL(fstatat)(dirfd, path_, st, flags);
+  return DMTCP_NEXT(fstatat)(dirfd, path_, st, flags);
 }
 
 PID_EXPORT int fstatat64(int dirfd, const char *restrict path, struct stat64 *restrict st, int flags) {
   PATH_AT(dirfd, path);
-  return REAL(fstatat64)(dirfd, path_, st, flags);
+  return DMTCP_NEXT(fstatat64)(dirfd, path_, st, flags);
 }
 
 PID_EXPORT int statx(int dirfd, const char *restrict path, int flags, unsigned int mask, struct statx *restrict st) {
   PATH_AT(dirfd, path);
-  return REAL(statx)(dirfd, path_, flags, mask, st);
+  return DMTCP_NEXT(statx)(dirfd, path_, flags, mask, st);
 }
 
 PID_EXPORT int __xstat(int ver, const char *path, struct stat *st) {
   PATH_IN(path);
-  return REAL(__xstat)(ver, path_, st);
+  return DMTCP_NEXT(__xstat)(ver, path_, st);
 }
 
 PID_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st) {
   PATH_IN(path);
-  return REAL(__xstat64)(ver, path_, st);
+  return DMTCP_NEXT(__xstat64)(ver, path_, st);
 }
 
 PID_EXPORT int __lxstat(int ver, const char *path, struct stat *st) {
   PATH_IN(path);
-  return REAL(__lxstat)(ver, path_, st);
+  return DMTCP_NEXT(__lxstat)(ver, path_, st);
 }
 
 PID_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st) {
   PATH_IN(path);
-  return REAL(__lxstat64)(ver, path_, st);
+  return DMTCP_NEXT(__lxstat64)(ver, path_, st);
 }
 
 PID_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags) {
   PATH_AT(dirfd, path);
-  return REAL(__fxstatat)(ver, dirfd, path_, st, flags);
+  return DMTCP_NEXT(__fxstatat)(ver, dirfd, path_, st, flags);
 }
 
 PID_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags) {
   PATH_AT(dirfd, path);
-  return REAL(__fxstatat64)(ver, dirfd, path_, st, flags);
+  return DMTCP_NEXT(__fxstatat64)(ver, dirfd, path_, st, flags);
 }
 
 PID_EXPORT int access(const char *path, int how) {
   PATH_IN(path);
-  return REAL(access)(path_, how);
+  return DMTCP_NEXT(access)(path_, how);
 }
 
 PID_EXPORT int faccessat(int dirfd, const char *path, int how, int flags) {
   PATH_AT(dirfd, path);
-  return REAL(faccessat)(dirfd, path_, how, flags);
+  return DMTCP_NEXT(faccessat)(dirfd, path_, how, flags);
 }
 
 PID_EXPORT int euidaccess(const char *path, int how) {
   PATH_IN(path);
-  return REAL(euidaccess)(path_, how);
+  return DMTCP_NEXT(euidaccess)(path_, how);
 }
 
 PID_EXPORT int eaccess(const char *path, int how) {
   PATH_IN(path);
-  return REAL(eaccess)(path_, how);
+  return DMTCP_NEXT(eaccess)(path_, how);
 }
 
 /* The link's target is left alone: readlink("/proc/self") answers with the
  * real pid, which the kernel resolves; only the path asked about changes. */
 PID_EXPORT ssize_t readlink(const char *restrict path, char *restrict out, size_t size) {
   PATH_IN(path);
-  return REAL(readlink)(path_, out, size);
+  return DMTCP_NEXT(readlink)(path_, out, size);
 }
 
 PID_EXPORT ssize_t readlinkat(int dirfd, const char *restrict path, char *restrict out, size_t size) {
   PATH_AT(dirfd, path);
-  return REAL(readlinkat)(dirfd, path_, out, size);
+  return DMTCP_NEXT(readlinkat)(dirfd, path_, out, size);
 }
 
 /* ---- fcntl ---- */
@@ -445,13 +379,13 @@ static long fcntl_out(int cmd, long arg, long ret) {
   if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) pid_fd_dup(fd, (int)r);         \
   return (int)fcntl_out(cmd, arg, r)
 
-PID_EXPORT int fcntl(int fd, int cmd, ...) { FCNTL_BODY(REAL(fcntl)); }
-PID_EXPORT int fcntl64(int fd, int cmd, ...) { FCNTL_BODY(REAL(fcntl64)); }
+PID_EXPORT int fcntl(int fd, int cmd, ...) { FCNTL_BODY(DMTCP_NEXT(fcntl)); }
+PID_EXPORT int fcntl64(int fd, int cmd, ...) { FCNTL_BODY(DMTCP_NEXT(fcntl64)); }
 
 int pid_proc_syscall(long n, const long a[6], long *ret) {
   if (n != SYS_fcntl) return 0;
   struct f_owner_ex scratch;
-  long r = REAL(syscall)(n, a[0], a[1], fcntl_in((int)a[1], a[2], &scratch), a[3], a[4], a[5]);
+  long r = DMTCP_NEXT(syscall)(n, a[0], a[1], fcntl_in((int)a[1], a[2], &scratch), a[3], a[4], a[5]);
   if (a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC) pid_fd_dup((int)a[0], (int)r);
   *ret = fcntl_out((int)a[1], a[2], r);
   return 1;

@@ -33,31 +33,10 @@ static pthread_key_t exit_key;
 static int have_exit_key;
 static atomic_flag alloc_lock = ATOMIC_FLAG_INIT;
 
-NEXT_PTR(getpid);
-NEXT_PTR(getppid);
-NEXT_PTR(gettid);
-NEXT_PTR(getpgid);
-NEXT_PTR(getpgrp);
-NEXT_PTR(getsid);
-NEXT_PTR(setpgid);
-NEXT_PTR(setsid);
-NEXT_PTR(tcgetpgrp);
-NEXT_PTR(tcsetpgrp);
-NEXT_PTR(tcgetsid);
-
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(getpid);
-  (void)REAL(getppid);
-  (void)REAL(gettid);
-  (void)REAL(getpgid);
-  (void)REAL(getpgrp);
-  (void)REAL(getsid);
-  (void)REAL(setpgid);
-  (void)REAL(setsid);
-  (void)REAL(tcgetpgrp);
-  (void)REAL(tcsetpgrp);
-  (void)REAL(tcgetsid);
-}
+#define PID_PROCESS_NEXT(X) \
+  X(getpid) X(getppid) X(gettid) X(getpgid) X(getpgrp) X(getsid) X(setpgid) X(setsid) X(tcgetpgrp) \
+  X(tcsetpgrp) X(tcgetsid)
+DMTCP_NEXT_TABLE(PID_PROCESS_NEXT)
 
 pid_t pid_self_vtid(void) { return t_vtid; }
 
@@ -178,18 +157,18 @@ static pid_t out(pid_t r) { return r > 0 ? pid_r2v(r) : r; }
 
 static pid_t do_getpid(void) {
   pid_t v = g_pid_vpid;
-  return v ? v : REAL(getpid)();
+  return v ? v : DMTCP_NEXT(getpid)();
 }
 
 static pid_t do_gettid(void) {
   pid_t v = pid_self_vtid();
-  return v ? v : out(REAL(gettid)());
+  return v ? v : out(DMTCP_NEXT(gettid)());
 }
 
 PID_EXPORT pid_t getpid(void) { return do_getpid(); }
 PID_EXPORT pid_t gettid(void) { return do_gettid(); }
 PID_EXPORT pid_t getppid(void) {
-  pid_t real = REAL(getppid)();
+  pid_t real = DMTCP_NEXT(getppid)();
   /* An orphan's parent was init; after a restart it is whoever ran the
    * restart, outside the computation.  Programs test getppid() == 1 to
    * learn that their parent is gone: it stays so. */
@@ -199,14 +178,14 @@ PID_EXPORT pid_t getppid(void) {
 
 /* ---- groups and sessions: a group or session id is its leader's pid ---- */
 
-PID_EXPORT pid_t getpgid(pid_t pid) { return out(REAL(getpgid)(pid_v2r(pid))); }
-PID_EXPORT pid_t getpgrp(void) { return out(REAL(getpgrp)()); }
-PID_EXPORT pid_t getsid(pid_t pid) { return out(REAL(getsid)(pid_v2r(pid))); }
-PID_EXPORT int setpgid(pid_t pid, pid_t pgid) { return REAL(setpgid)(pid_v2r(pid), pid_v2r(pgid)); }
-PID_EXPORT pid_t setsid(void) { return out(REAL(setsid)()); }
-PID_EXPORT pid_t tcgetpgrp(int fd) { return out(REAL(tcgetpgrp)(fd)); }
-PID_EXPORT int tcsetpgrp(int fd, pid_t pgrp) { return REAL(tcsetpgrp)(fd, pid_v2r(pgrp)); }
-PID_EXPORT pid_t tcgetsid(int fd) { return out(REAL(tcgetsid)(fd)); }
+PID_EXPORT pid_t getpgid(pid_t pid) { return out(DMTCP_NEXT(getpgid)(pid_v2r(pid))); }
+PID_EXPORT pid_t getpgrp(void) { return out(DMTCP_NEXT(getpgrp)()); }
+PID_EXPORT pid_t getsid(pid_t pid) { return out(DMTCP_NEXT(getsid)(pid_v2r(pid))); }
+PID_EXPORT int setpgid(pid_t pid, pid_t pgid) { return DMTCP_NEXT(setpgid)(pid_v2r(pid), pid_v2r(pgid)); }
+PID_EXPORT pid_t setsid(void) { return out(DMTCP_NEXT(setsid)()); }
+PID_EXPORT pid_t tcgetpgrp(int fd) { return out(DMTCP_NEXT(tcgetpgrp)(fd)); }
+PID_EXPORT int tcsetpgrp(int fd, pid_t pgrp) { return DMTCP_NEXT(tcsetpgrp)(fd, pid_v2r(pgrp)); }
+PID_EXPORT pid_t tcgetsid(int fd) { return out(DMTCP_NEXT(tcgetsid)(fd)); }
 
 int pid_process_syscall(long n, const long a[6], long *ret) {
   switch (n) {

@@ -17,50 +17,26 @@
 #define IOPRIO_WHO_PGRP 2
 #define PERF_FLAG_PID_CGROUP (1UL << 2)
 
-NEXT_PTR(sched_setparam);
-NEXT_PTR(sched_getparam);
-NEXT_PTR(sched_setscheduler);
-NEXT_PTR(sched_getscheduler);
-NEXT_PTR(sched_rr_get_interval);
-NEXT_PTR(sched_setaffinity);
-NEXT_PTR(sched_getaffinity);
-NEXT_PTR(getpriority);
-NEXT_PTR(setpriority);
-NEXT_PTR(prlimit);
-NEXT_PTR(prlimit64);
-NEXT_PTR(process_vm_readv);
-NEXT_PTR(process_vm_writev);
+#define PID_RESOURCE_NEXT(X) \
+  X(sched_setparam) X(sched_getparam) X(sched_setscheduler) X(sched_getscheduler) \
+  X(sched_rr_get_interval) X(sched_setaffinity) X(sched_getaffinity) X(getpriority) X(setpriority) \
+  X(prlimit) X(prlimit64) X(process_vm_readv) X(process_vm_writev)
+DMTCP_NEXT_TABLE(PID_RESOURCE_NEXT)
 
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(sched_setparam);
-  (void)REAL(sched_getparam);
-  (void)REAL(sched_setscheduler);
-  (void)REAL(sched_getscheduler);
-  (void)REAL(sched_rr_get_interval);
-  (void)REAL(sched_setaffinity);
-  (void)REAL(sched_getaffinity);
-  (void)REAL(getpriority);
-  (void)REAL(setpriority);
-  (void)REAL(prlimit);
-  (void)REAL(prlimit64);
-  (void)REAL(process_vm_readv);
-  (void)REAL(process_vm_writev);
-}
-
-PID_EXPORT int sched_setparam(pid_t pid, const struct sched_param *p) { return REAL(sched_setparam)(pid_v2r(pid), p); }
-PID_EXPORT int sched_getparam(pid_t pid, struct sched_param *p) { return REAL(sched_getparam)(pid_v2r(pid), p); }
+PID_EXPORT int sched_setparam(pid_t pid, const struct sched_param *p) { return DMTCP_NEXT(sched_setparam)(pid_v2r(pid), p); }
+PID_EXPORT int sched_getparam(pid_t pid, struct sched_param *p) { return DMTCP_NEXT(sched_getparam)(pid_v2r(pid), p); }
 PID_EXPORT int sched_setscheduler(pid_t pid, int policy, const struct sched_param *p) {
-  return REAL(sched_setscheduler)(pid_v2r(pid), policy, p);
+  return DMTCP_NEXT(sched_setscheduler)(pid_v2r(pid), policy, p);
 }
-PID_EXPORT int sched_getscheduler(pid_t pid) { return REAL(sched_getscheduler)(pid_v2r(pid)); }
+PID_EXPORT int sched_getscheduler(pid_t pid) { return DMTCP_NEXT(sched_getscheduler)(pid_v2r(pid)); }
 PID_EXPORT int sched_rr_get_interval(pid_t pid, struct timespec *t) {
-  return REAL(sched_rr_get_interval)(pid_v2r(pid), t);
+  return DMTCP_NEXT(sched_rr_get_interval)(pid_v2r(pid), t);
 }
 PID_EXPORT int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set) {
-  return REAL(sched_setaffinity)(pid_v2r(pid), size, set);
+  return DMTCP_NEXT(sched_setaffinity)(pid_v2r(pid), size, set);
 }
 PID_EXPORT int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set) {
-  return REAL(sched_getaffinity)(pid_v2r(pid), size, set);
+  return DMTCP_NEXT(sched_getaffinity)(pid_v2r(pid), size, set);
 }
 
 /* PRIO_PROCESS names a pid (or, on Linux, a tid), PRIO_PGRP a group; a
@@ -70,27 +46,27 @@ static id_t prio_who(int which, id_t who) {
 }
 
 PID_EXPORT int getpriority(__priority_which_t which, id_t who) {
-  return REAL(getpriority)(which, prio_who((int)which, who));
+  return DMTCP_NEXT(getpriority)(which, prio_who((int)which, who));
 }
 PID_EXPORT int setpriority(__priority_which_t which, id_t who, int prio) {
-  return REAL(setpriority)(which, prio_who((int)which, who), prio);
+  return DMTCP_NEXT(setpriority)(which, prio_who((int)which, who), prio);
 }
 
 PID_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *next, struct rlimit *old) {
-  return REAL(prlimit)(pid_v2r(pid), res, next, old);
+  return DMTCP_NEXT(prlimit)(pid_v2r(pid), res, next, old);
 }
 PID_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *next, struct rlimit64 *old) {
-  return REAL(prlimit64)(pid_v2r(pid), res, next, old);
+  return DMTCP_NEXT(prlimit64)(pid_v2r(pid), res, next, old);
 }
 
 /* The iovecs are the kernel's to read: passed on as they are. */
 PID_EXPORT ssize_t process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal,
                                     const struct iovec *remote, unsigned long nremote, unsigned long flags) {
-  return REAL(process_vm_readv)(pid_v2r(pid), local, nlocal, remote, nremote, flags);
+  return DMTCP_NEXT(process_vm_readv)(pid_v2r(pid), local, nlocal, remote, nremote, flags);
 }
 PID_EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal,
                                      const struct iovec *remote, unsigned long nremote, unsigned long flags) {
-  return REAL(process_vm_writev)(pid_v2r(pid), local, nlocal, remote, nremote, flags);
+  return DMTCP_NEXT(process_vm_writev)(pid_v2r(pid), local, nlocal, remote, nremote, flags);
 }
 
 int pid_resource_syscall_args(long n, long a[6]) {

@@ -19,39 +19,20 @@
 
 #define NSIG_KERNEL 65
 
-NEXT_PTR(sigaction);
-NEXT_PTR(signal);
-NEXT_PTR(sigwaitinfo);
-NEXT_PTR(sigtimedwait);
-NEXT_PTR(syscall);
-NEXT_PTR(kill);
-NEXT_PTR(killpg);
-NEXT_PTR(tgkill);
-NEXT_PTR(sigqueue);
-NEXT_PTR(pidfd_open);
-
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(kill);
-  (void)REAL(killpg);
-  (void)REAL(tgkill);
-  (void)REAL(sigqueue);
-  (void)REAL(pidfd_open);
-  (void)REAL(sigaction);
-  (void)REAL(signal);
-  (void)REAL(sigwaitinfo);
-  (void)REAL(sigtimedwait);
-  (void)REAL(syscall);
-}
+#define PID_SIGNAL_NEXT(X) \
+  X(sigaction) X(signal) X(sigwaitinfo) X(sigtimedwait) X(syscall) X(kill) X(killpg) X(tgkill) \
+  X(sigqueue) X(pidfd_open)
+DMTCP_NEXT_TABLE(PID_SIGNAL_NEXT)
 
 /* ---- sending ---- */
 
-PID_EXPORT int kill(pid_t pid, int sig) { return REAL(kill)(pid_v2r_signed(pid), sig); }
-PID_EXPORT int killpg(pid_t pgrp, int sig) { return REAL(killpg)(pid_v2r(pgrp), sig); }
-PID_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig) { return REAL(tgkill)(pid_v2r(tgid), pid_v2r(tid), sig); }
+PID_EXPORT int kill(pid_t pid, int sig) { return DMTCP_NEXT(kill)(pid_v2r_signed(pid), sig); }
+PID_EXPORT int killpg(pid_t pgrp, int sig) { return DMTCP_NEXT(killpg)(pid_v2r(pgrp), sig); }
+PID_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig) { return DMTCP_NEXT(tgkill)(pid_v2r(tgid), pid_v2r(tid), sig); }
 PID_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) {
-  return REAL(sigqueue)(pid_v2r(pid), sig, value);
+  return DMTCP_NEXT(sigqueue)(pid_v2r(pid), sig, value);
 }
-PID_EXPORT int pidfd_open(pid_t pid, unsigned int flags) { return REAL(pidfd_open)(pid_v2r(pid), flags); }
+PID_EXPORT int pidfd_open(pid_t pid, unsigned int flags) { return DMTCP_NEXT(pidfd_open)(pid_v2r(pid), flags); }
 
 /* ---- receiving ---- */
 
@@ -81,12 +62,12 @@ static int is_function_handler(sighandler_t h) { return h != SIG_DFL && h != SIG
 static int is_function(const struct sigaction *act) { return is_function_handler(act->sa_handler); }
 
 PID_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-  if (sig <= 0 || sig >= NSIG_KERNEL) return REAL(sigaction)(sig, act, old);
+  if (sig <= 0 || sig >= NSIG_KERNEL) return DMTCP_NEXT(sigaction)(sig, act, old);
   struct sigaction mine;
   const struct sigaction *pass = act;
   /* An action we cannot read goes to libc as it is, to fail there as it
    * would without us. */
-  if (act && !dmtcp_user_readable(act, sizeof *act)) return REAL(sigaction)(sig, act, old);
+  if (act && !dmtcp_user_readable(act, sizeof *act)) return DMTCP_NEXT(sigaction)(sig, act, old);
   info_handler previous = atomic_load(&app_handler[sig]);
   if (act && (act->sa_flags & SA_SIGINFO) && is_function(act)) {
     mine = *act;
@@ -96,7 +77,7 @@ PID_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction 
     mine.sa_sigaction = trampoline;
     pass = &mine;
   }
-  int r = REAL(sigaction)(sig, pass, old);
+  int r = DMTCP_NEXT(sigaction)(sig, pass, old);
   if (r < 0 && pass == &mine) atomic_store(&app_handler[sig], previous);
   if (r == 0 && old && (old->sa_flags & SA_SIGINFO) && old->sa_sigaction == trampoline) old->sa_sigaction = previous;
   return r;
@@ -117,7 +98,7 @@ static long rt_sigaction(long sig, const void *act_, void *old_, long setsize) {
   /* Any other size is refused by the kernel, an unreadable action with
    * EFAULT. */
   if (sig <= 0 || sig >= NSIG_KERNEL || setsize != sizeof act->mask || (act && !dmtcp_user_readable(act, sizeof *act)))
-    return REAL(syscall)(SYS_rt_sigaction, sig, act_, old_, setsize);
+    return DMTCP_NEXT(syscall)(SYS_rt_sigaction, sig, act_, old_, setsize);
   struct kernel_sigaction mine;
   const struct kernel_sigaction *pass = act;
   info_handler previous = atomic_load(&app_handler[sig]);
@@ -127,7 +108,7 @@ static long rt_sigaction(long sig, const void *act_, void *old_, long setsize) {
     mine.handler = (void *)trampoline;
     pass = &mine;
   }
-  long r = REAL(syscall)(SYS_rt_sigaction, sig, pass, old, setsize);
+  long r = DMTCP_NEXT(syscall)(SYS_rt_sigaction, sig, pass, old, setsize);
   if (r < 0 && pass == &mine) atomic_store(&app_handler[sig], previous);
   if (r == 0 && old && (old->flags & SA_SIGINFO) && old->handler == (void *)trampoline) old->handler = (void *)previous;
   return r;
@@ -137,19 +118,19 @@ static long rt_sigaction(long sig, const void *act_, void *old_, long setsize) {
  * the trampoline: the program gets its own handler back, as from sigaction. */
 PID_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   info_handler previous = sig > 0 && sig < NSIG_KERNEL ? atomic_load(&app_handler[sig]) : NULL;
-  sighandler_t r = REAL(signal)(sig, handler);
+  sighandler_t r = DMTCP_NEXT(signal)(sig, handler);
   if (r == (sighandler_t)(void (*)(void))trampoline && previous) return (sighandler_t)(void (*)(void))previous;
   return r;
 }
 
 PID_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
-  int r = REAL(sigwaitinfo)(set, info);
+  int r = DMTCP_NEXT(sigwaitinfo)(set, info);
   if (r > 0 && info) pid_siginfo_out(r, info);
   return r;
 }
 
 PID_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
-  int r = REAL(sigtimedwait)(set, info, timeout);
+  int r = DMTCP_NEXT(sigtimedwait)(set, info, timeout);
   if (r > 0 && info) pid_siginfo_out(r, info);
   return r;
 }
@@ -159,7 +140,7 @@ int pid_signal_syscall(long n, const long a_[6], long *ret) {
   memcpy(a, a_, sizeof a);
   switch (n) {
     case SYS_rt_sigtimedwait: {
-      long r = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+      long r = DMTCP_NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
       if (r > 0 && a[1]) pid_siginfo_out((int)r, (siginfo_t *)a[1]);
       *ret = r;
       return 1;
@@ -183,6 +164,6 @@ int pid_signal_syscall(long n, const long a_[6], long *ret) {
     default:
       return 0;
   }
-  *ret = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+  *ret = DMTCP_NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
   return 1;
 }

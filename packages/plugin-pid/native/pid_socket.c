@@ -32,40 +32,14 @@
 /* What _FORTIFY_SOURCE turns read into when it knows the buffer's size. */
 ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);
 
-NEXT_PTR(getsockopt);
-NEXT_PTR(recvmsg);
-NEXT_PTR(recvmmsg);
-NEXT_PTR(sendmsg);
-NEXT_PTR(sendmmsg);
-NEXT_PTR(signalfd);
-NEXT_PTR(read);
-NEXT_PTR(__read_chk);
-NEXT_PTR(readv);
-NEXT_PTR(close);
-NEXT_PTR(dup);
-NEXT_PTR(dup2);
-NEXT_PTR(dup3);
-NEXT_PTR(syscall);
+#define PID_SOCKET_NEXT(X) \
+  X(getsockopt) X(recvmsg) X(recvmmsg) X(sendmsg) X(sendmmsg) X(signalfd) X(read) X(__read_chk) \
+  X(readv) X(close) X(dup) X(dup2) X(dup3) X(syscall)
+DMTCP_NEXT_TABLE(PID_SOCKET_NEXT)
 
 static void mark_inherited(void);
 
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(getsockopt);
-  (void)REAL(recvmsg);
-  (void)REAL(recvmmsg);
-  (void)REAL(sendmsg);
-  (void)REAL(sendmmsg);
-  (void)REAL(signalfd);
-  (void)REAL(read);
-  (void)REAL(__read_chk);
-  (void)REAL(readv);
-  (void)REAL(close);
-  (void)REAL(dup);
-  (void)REAL(dup2);
-  (void)REAL(dup3);
-  (void)REAL(syscall);
-  mark_inherited();
-}
+__attribute__((constructor)) static void socket_init(void) { mark_inherited(); }
 
 /* ---- which descriptors are signalfds ---- */
 
@@ -187,19 +161,19 @@ static long read_out(int fd, void *buf, long got) {
 }
 
 PID_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
-  int r = REAL(signalfd)(fd, mask, flags);
+  int r = DMTCP_NEXT(signalfd)(fd, mask, flags);
   if (r >= 0) mark(r, 1);
   return r;
 }
 
-PID_EXPORT ssize_t read(int fd, void *buf, size_t n) { return read_out(fd, buf, REAL(read)(fd, buf, n)); }
+PID_EXPORT ssize_t read(int fd, void *buf, size_t n) { return read_out(fd, buf, DMTCP_NEXT(read)(fd, buf, n)); }
 
 PID_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
-  return read_out(fd, buf, REAL(__read_chk)(fd, buf, n, buflen));
+  return read_out(fd, buf, DMTCP_NEXT(__read_chk)(fd, buf, n, buflen));
 }
 
 PID_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
-  ssize_t r = REAL(readv)(fd, iov, cnt);
+  ssize_t r = DMTCP_NEXT(readv)(fd, iov, cnt);
   if (r > 0 && marked(fd)) signalfd_out(fd, iov, cnt, r);
   return r;
 }
@@ -208,7 +182,7 @@ PID_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
  * thread's new signalfd, whose mark must stay. */
 PID_EXPORT int close(int fd) {
   if (marked(fd)) mark(fd, 0);
-  return REAL(close)(fd);
+  return DMTCP_NEXT(close)(fd);
 }
 
 void pid_fd_dup(int old, int fresh) {
@@ -216,19 +190,19 @@ void pid_fd_dup(int old, int fresh) {
 }
 
 PID_EXPORT int dup(int fd) {
-  int r = REAL(dup)(fd);
+  int r = DMTCP_NEXT(dup)(fd);
   pid_fd_dup(fd, r);
   return r;
 }
 
 PID_EXPORT int dup2(int fd, int fd2) {
-  int r = REAL(dup2)(fd, fd2);
+  int r = DMTCP_NEXT(dup2)(fd, fd2);
   pid_fd_dup(fd, r);
   return r;
 }
 
 PID_EXPORT int dup3(int fd, int fd2, int flags) {
-  int r = REAL(dup3)(fd, fd2, flags);
+  int r = DMTCP_NEXT(dup3)(fd, fd2, flags);
   pid_fd_dup(fd, r);
   return r;
 }
@@ -322,7 +296,7 @@ static __attribute__((noinline)) ssize_t sendmsg_translated(int fd, struct msghd
   memcpy(s.p, h->msg_control, h->msg_controllen);
   h->msg_control = s.p;
   creds_map(h, cred_in, 1);
-  ssize_t r = REAL(sendmsg)(fd, h, flags);
+  ssize_t r = DMTCP_NEXT(sendmsg)(fd, h, flags);
   int saved = errno;
   scratch_put(&s);
   errno = saved;
@@ -330,9 +304,9 @@ static __attribute__((noinline)) ssize_t sendmsg_translated(int fd, struct msghd
 }
 
 PID_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
-  if (!m || !dmtcp_user_readable(m, sizeof *m)) return REAL(sendmsg)(fd, m, flags);
+  if (!m || !dmtcp_user_readable(m, sizeof *m)) return DMTCP_NEXT(sendmsg)(fd, m, flags);
   struct msghdr h = *m;
-  if (!creds_to_send(&h)) return REAL(sendmsg)(fd, m, flags);
+  if (!creds_to_send(&h)) return DMTCP_NEXT(sendmsg)(fd, m, flags);
   return sendmsg_translated(fd, &h, flags);
 }
 
@@ -359,7 +333,7 @@ static __attribute__((noinline)) int sendmmsg_translated(int fd, struct mmsghdr 
     at += align8(h->msg_controllen);
     creds_map(h, cred_in, 1);
   }
-  int r = REAL(sendmmsg)(fd, copy, n, flags);
+  int r = DMTCP_NEXT(sendmmsg)(fd, copy, n, flags);
   int saved = errno;
   /* The program's array may be read-only: the kernel counts only the
    * messages whose msg_len it could write back (EFAULT when none). */
@@ -387,24 +361,24 @@ PID_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
     if (!dmtcp_user_readable(&v[good], sizeof v[good]) || !control_readable(&v[good].msg_hdr)) break;
     if (creds_to_send(&v[good].msg_hdr)) ctl += align8(v[good].msg_hdr.msg_controllen);
   }
-  if (!ctl) return REAL(sendmmsg)(fd, v, n, flags);
+  if (!ctl) return DMTCP_NEXT(sendmmsg)(fd, v, n, flags);
   return sendmmsg_translated(fd, v, good, flags, ctl);
 }
 
 PID_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags) {
-  ssize_t r = REAL(recvmsg)(fd, m, flags);
+  ssize_t r = DMTCP_NEXT(recvmsg)(fd, m, flags);
   if (r >= 0) creds_out(m);
   return r;
 }
 
 PID_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *timeout) {
-  int r = REAL(recvmmsg)(fd, v, n, flags, timeout);
+  int r = DMTCP_NEXT(recvmmsg)(fd, v, n, flags, timeout);
   for (int i = 0; i < r; i++) creds_out(&v[i].msg_hdr);
   return r;
 }
 
 PID_EXPORT int getsockopt(int fd, int level, int name, void *restrict val, socklen_t *restrict len) {
-  int r = REAL(getsockopt)(fd, level, name, val, len);
+  int r = DMTCP_NEXT(getsockopt)(fd, level, name, val, len);
   if (r == 0) peercred_out(level, name, val, len);
   return r;
 }
@@ -430,20 +404,20 @@ int pid_socket_syscall(long n, const long a[6], long *ret) {
       return 1;
     case SYS_signalfd:
     case SYS_signalfd4:
-      *ret = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+      *ret = DMTCP_NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
       if (*ret >= 0) mark((int)*ret, 1);
       return 1;
     case SYS_read:
-      *ret = read_out((int)a[0], (void *)a[1], REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]));
+      *ret = read_out((int)a[0], (void *)a[1], DMTCP_NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]));
       return 1;
     case SYS_readv:
-      *ret = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+      *ret = DMTCP_NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
       if (*ret > 0 && marked((int)a[0])) signalfd_out((int)a[0], (const struct iovec *)a[1], (int)a[2], *ret);
       return 1;
     case SYS_dup:
     case SYS_dup2:
     case SYS_dup3:
-      *ret = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+      *ret = DMTCP_NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
       pid_fd_dup((int)a[0], (int)*ret);
       return 1;
     default:

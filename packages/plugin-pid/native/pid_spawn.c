@@ -31,23 +31,9 @@
 #define LOG_PREFIX "pid: "
 #define SHELL_PATH "/bin/sh"
 
-NEXT_PTR(posix_spawn);
-NEXT_PTR(posix_spawnp);
-NEXT_PTR(system);
-NEXT_PTR(popen);
-NEXT_PTR(pclose);
-NEXT_PTR(fclose);
-NEXT_PTR(sigaction);
-
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(posix_spawn);
-  (void)REAL(posix_spawnp);
-  (void)REAL(system);
-  (void)REAL(popen);
-  (void)REAL(pclose);
-  (void)REAL(fclose);
-  (void)REAL(sigaction);
-}
+#define PID_SPAWN_NEXT(X) \
+  X(posix_spawn) X(posix_spawnp) X(system) X(popen) X(pclose) X(fclose) X(sigaction)
+DMTCP_NEXT_TABLE(PID_SPAWN_NEXT)
 
 /* ---- posix_spawn ---- */
 
@@ -90,12 +76,12 @@ static int spawn(spawn_fn real, pid_t *pid, const char *file, const posix_spawn_
 
 PID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
-  return spawn(REAL(posix_spawn), pid, path, fa, attr, argv, envp);
+  return spawn(DMTCP_NEXT(posix_spawn), pid, path, fa, attr, argv, envp);
 }
 
 PID_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
-  return spawn(REAL(posix_spawnp), pid, file, fa, attr, argv, envp);
+  return spawn(DMTCP_NEXT(posix_spawnp), pid, file, fa, attr, argv, envp);
 }
 
 /* ---- system ---- */
@@ -109,8 +95,8 @@ static struct sigaction saved_intr, saved_quit;
 static void system_signals_leave(void) {
   pthread_mutex_lock(&system_lock);
   if (--system_users == 0) {
-    REAL(sigaction)(SIGINT, &saved_intr, NULL);
-    REAL(sigaction)(SIGQUIT, &saved_quit, NULL);
+    DMTCP_NEXT(sigaction)(SIGINT, &saved_intr, NULL);
+    DMTCP_NEXT(sigaction)(SIGQUIT, &saved_quit, NULL);
   }
   pthread_mutex_unlock(&system_lock);
 }
@@ -132,8 +118,8 @@ static int run_shell(const char *cmd) {
   sigemptyset(&ign.sa_mask);
   pthread_mutex_lock(&system_lock);
   if (system_users++ == 0) {
-    REAL(sigaction)(SIGINT, &ign, &saved_intr);
-    REAL(sigaction)(SIGQUIT, &ign, &saved_quit);
+    DMTCP_NEXT(sigaction)(SIGINT, &ign, &saved_intr);
+    DMTCP_NEXT(sigaction)(SIGQUIT, &ign, &saved_quit);
   }
   pthread_mutex_unlock(&system_lock);
 
@@ -155,7 +141,7 @@ static int run_shell(const char *cmd) {
   char *argv[] = {(char *)"sh", (char *)"-c", (char *)"--", (char *)cmd, NULL};
   pid_t pid = 0;
   int status = 127 << 8;
-  int rc = spawn(REAL(posix_spawn), &pid, SHELL_PATH, NULL, &attr, argv, environ);
+  int rc = spawn(DMTCP_NEXT(posix_spawn), &pid, SHELL_PATH, NULL, &attr, argv, environ);
   posix_spawnattr_destroy(&attr);
   if (rc == 0) {
     pthread_cleanup_push(system_cancelled, &pid);
@@ -175,7 +161,7 @@ static int run_shell(const char *cmd) {
 }
 
 PID_EXPORT int system(const char *cmd) {
-  if (!atomic_load(&g_pid_active)) return REAL(system)(cmd);
+  if (!atomic_load(&g_pid_active)) return DMTCP_NEXT(system)(cmd);
   /* Whether a shell is there: the answer is whether one runs. */
   if (!cmd) return run_shell("exit 0") == 0;
   return run_shell(cmd);
@@ -195,7 +181,7 @@ static struct popen_child *popen_list;
 static _Atomic int popen_count;
 
 PID_EXPORT FILE *popen(const char *cmd, const char *mode) {
-  if (!atomic_load(&g_pid_active)) return REAL(popen)(cmd, mode);
+  if (!atomic_load(&g_pid_active)) return DMTCP_NEXT(popen)(cmd, mode);
   int rd = 0, wr = 0, cloexec = 0;
   /* As glibc: the first other character makes the mode invalid, and
    * nothing after it is read. */
@@ -241,7 +227,7 @@ PID_EXPORT FILE *popen(const char *cmd, const char *mode) {
     if (p->fd != child_std) posix_spawn_file_actions_addclose(&fa, p->fd);
   char *argv[] = {(char *)"sh", (char *)"-c", (char *)"--", (char *)cmd, NULL};
   pid_t vpid = 0;
-  int rc = spawn(REAL(posix_spawn), &vpid, SHELL_PATH, &fa, NULL, argv, environ);
+  int rc = spawn(DMTCP_NEXT(posix_spawn), &vpid, SHELL_PATH, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(child_end);
   FILE *fp = NULL;
@@ -292,7 +278,7 @@ static int close_child(struct popen_child *c) {
   pid_t vpid = c->vpid;
   FILE *fp = c->fp;
   free(c);
-  REAL(fclose)(fp);
+  DMTCP_NEXT(fclose)(fp);
   int st = 0;
   pid_t r;
   do r = pid_wait4(vpid, &st, 0, NULL);
@@ -302,13 +288,13 @@ static int close_child(struct popen_child *c) {
 
 PID_EXPORT int pclose(FILE *fp) {
   struct popen_child *c = take(fp);
-  return c ? close_child(c) : REAL(pclose)(fp);
+  return c ? close_child(c) : DMTCP_NEXT(pclose)(fp);
 }
 
 /* glibc's fclose of a popen stream waits for the child as pclose does. */
 PID_EXPORT int fclose(FILE *fp) {
   struct popen_child *c = take(fp);
-  return c ? close_child(c) : REAL(fclose)(fp);
+  return c ? close_child(c) : DMTCP_NEXT(fclose)(fp);
 }
 
 void pid_spawn_atfork_child(void) {

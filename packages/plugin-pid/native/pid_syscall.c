@@ -9,9 +9,9 @@
 #include "dmtcp/plugin.h"
 #include "pid_internal.h"
 
-NEXT_PTR(syscall);
-
-__attribute__((constructor)) static void resolve_all(void) { (void)REAL(syscall); }
+#define PID_SYSCALL_NEXT(X) \
+  X(syscall)
+DMTCP_NEXT_TABLE(PID_SYSCALL_NEXT)
 
 PID_EXPORT long syscall(long n, ...) {
   va_list ap;
@@ -24,5 +24,5 @@ PID_EXPORT long syscall(long n, ...) {
       pid_proc_syscall(n, a, &r) || pid_socket_syscall(n, a, &r))
     return r;
   pid_resource_syscall_args(n, a);
-  return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+  return DMTCP_NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

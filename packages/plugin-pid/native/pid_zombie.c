@@ -31,17 +31,9 @@
 #define LOG_PREFIX "pid: "
 #define ZOMBIE_MAX 1024
 
-NEXT_PTR(waitpid);
-NEXT_PTR(wait4);
-NEXT_PTR(waitid);
-NEXT_PTR(syscall);
-
-__attribute__((constructor)) static void resolve_all(void) {
-  (void)REAL(waitpid);
-  (void)REAL(wait4);
-  (void)REAL(waitid);
-  (void)REAL(syscall);
-}
+#define PID_ZOMBIE_NEXT(X) \
+  X(waitpid) X(wait4) X(waitid) X(syscall)
+DMTCP_NEXT_TABLE(PID_ZOMBIE_NEXT)
 
 /* real is atomic: a wait wrapper in a user thread takes an entry (real set
  * to 0) while nothing else writes the list. */
@@ -129,7 +121,7 @@ pid_t pid_wait4(pid_t pid, int *status, int options, struct rusage *ru) {
   unsigned life;
   do {
     life = atomic_load(&g_pid_restarts);
-    r = REAL(wait4)(pid_v2r_signed(pid), sp, options, ru);
+    r = DMTCP_NEXT(wait4)(pid_v2r_signed(pid), sp, options, ru);
   } while (stale(r, life));
   if (r <= 0) return r;
   *sp = zombie_wait_status(r, *sp);
@@ -146,7 +138,7 @@ PID_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
   unsigned life;
   do {
     life = atomic_load(&g_pid_restarts);
-    r = REAL(waitpid)(pid_v2r_signed(pid), sp, options);
+    r = DMTCP_NEXT(waitpid)(pid_v2r_signed(pid), sp, options);
   } while (stale(r, life));
   if (r <= 0) return r;
   *sp = zombie_wait_status(r, *sp);
@@ -163,7 +155,7 @@ PID_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
   unsigned life;
   do {
     life = atomic_load(&g_pid_restarts);
-    r = REAL(waitid)(idtype, is_id_type(idtype) ? (id_t)pid_v2r((pid_t)id) : id, info, options);
+    r = DMTCP_NEXT(waitid)(idtype, is_id_type(idtype) ? (id_t)pid_v2r((pid_t)id) : id, info, options);
   } while (stale(r, life));
   if (r == 0) waitid_result(info, options);
   return r;
@@ -180,7 +172,7 @@ int pid_wait_syscall(long n, const long a[6], long *ret) {
       unsigned life;
       do {
         life = atomic_load(&g_pid_restarts);
-        r = REAL(syscall)(n, a[0], is_id_type(a[0]) ? pid_v2r((pid_t)a[1]) : a[1], a[2], a[3], a[4], a[5]);
+        r = DMTCP_NEXT(syscall)(n, a[0], is_id_type(a[0]) ? pid_v2r((pid_t)a[1]) : a[1], a[2], a[3], a[4], a[5]);
       } while (stale(r, life));
       if (r == 0) waitid_result((siginfo_t *)a[2], (int)a[3]);
       *ret = r;

@@ -75,9 +75,9 @@ describe('the checker itself', () => {
   test('a call of an exported wrapper by name is a use; reaching the next definition is not', () => {
     const g = buildGraph(
       new Map([
-        ['a.c', 'static void f(void) {\n  REAL(kill)(1, 9);\n  s.kill(2);\n}\n'],
+        ['a.c', 'static void f(void) {\n  DMTCP_NEXT(kill)(1, 9);\n  s.kill(2);\n}\n'],
         ['b.c', 'static void g(void) {\n  kill(1, 9);\n}\n'],
-        ['s.c', 'NEXT_PTR(kill);\nPID_EXPORT int kill(pid_t pid, int sig) { return REAL(kill)(pid, sig); }\n'],
+        ['s.c', '#define S_NEXT(X) X(kill)\nDMTCP_NEXT_TABLE(S_NEXT)\nPID_EXPORT int kill(pid_t pid, int sig) { return DMTCP_NEXT(kill)(pid, sig); }\n'],
       ]),
       [header],
     );

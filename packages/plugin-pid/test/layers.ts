@@ -65,7 +65,7 @@ export function buildGraph(files: Map<string, string>, headers: string[]): Graph
       if (owners.length !== 1 || owners[0] === file) continue;
       if (new RegExp(`\\b${escape(name)}\\b`).test(src)) add(owners[0]!, name);
     }
-    /* A call by name; REAL(name) and NEXT_PTR(name) reach the next
+    /* A call by name; DMTCP_NEXT(name) and X(name) in a next-function list reach the next
      * definition instead, and a member or a field is no call. */
     for (const [name, owner] of exportedIn) {
       if (owner !== file && new RegExp(`(?<![\\w.>])${escape(name)}\\s*\\(`).test(src)) add(owner, `${name}()`);
