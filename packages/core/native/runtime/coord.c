@@ -26,8 +26,13 @@ int coord_set_address(const char *host, int port) {
 }
 
 int coord_connect(void) {
+  /* Raw calls (no plugin's wrapper sees the runtime's socket); errno is set
+   * on failure for the callers' messages. */
   long fd = sys_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
+  if (fd < 0) {
+    errno = (int)-fd;
+    return -1;
+  }
   int one = 1;
   sys_setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   long r;
@@ -35,6 +40,7 @@ int coord_connect(void) {
   while (r == -EINTR);
   if (r < 0) {
     sys_close((int)fd);
+    errno = (int)-r;
     return -1;
   }
   return (int)fd;
@@ -45,6 +51,7 @@ static int write_all(int fd, struct iovec *iov, int n) {
     long w = sys_writev(fd, iov, n);
     if (w < 0) {
       if (w == -EINTR) continue;
+      errno = (int)-w;
       return -1;
     }
     while (n > 0 && (size_t)w >= iov->iov_len) {
@@ -81,7 +88,10 @@ static int read_all(int fd, void *buf, size_t n) {
   while (n > 0) {
     long r = sys_read(fd, p, n);
     if (r == -EINTR) continue;
-    if (r <= 0) return -1;
+    if (r <= 0) {
+      errno = r < 0 ? (int)-r : ECONNRESET; /* 0: the coordinator went away */
+      return -1;
+    }
     p += r;
     n -= (size_t)r;
   }
