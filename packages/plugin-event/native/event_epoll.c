@@ -11,6 +11,7 @@
  * kcmp(KCMP_EPOLL_TFD) tells which of our descriptors is the target;
  * without kcmp the number itself is taken when its inode matches. */
 #include <errno.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
@@ -113,24 +114,61 @@ static int fill_ready(const struct event_table *t, const struct event_rec *r) {
   return 1;
 }
 
+#define PRIVATE_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+
+static int disarmed(const struct event_interest *in) {
+  return (in->events & EPOLLONESHOT) && !(in->events & ~(uint32_t)PRIVATE_BITS);
+}
+
+static long add(struct event_rec *r, const struct event_interest *in, uint32_t events) {
+  struct epoll_event ev = {.events = events, .data.u64 = in->data};
+  return sys_call4(__NR_epoll_ctl, r->fd, EPOLL_CTL_ADD, in->src, (long)&ev);
+}
+
+/* The kernel adds EPOLLERR | EPOLLHUP to every interest it is given, so a
+ * disarmed ONESHOT interest added as it was would fire on an error or a
+ * hang-up.  Disarmed the way the kernel does it instead: armed for what
+ * the target is ready for right now, and that one event taken, while the
+ * set holds nothing else yet. */
+static long add_disarmed(struct event_rec *r, const struct event_interest *in) {
+  struct pollfd_ {
+    int fd;
+    short events, revents;
+  } pfd = {in->src, (short)(POLLIN | POLLOUT | POLLPRI | POLLRDHUP | POLLRDNORM | POLLWRNORM), 0};
+  long n = sys_poll(&pfd, 1, 0);
+  uint32_t ready = n > 0 ? (uint16_t)pfd.revents & ~(uint32_t)POLLNVAL : 0;
+  if (!ready) {
+    event_debug("fd %d (epoll): disarmed EPOLLONESHOT interest in fd %d comes back armed for EPOLLERR|EPOLLHUP only (its target is not ready)",
+                r->fd, in->src);
+    return add(r, in, in->events);
+  }
+  long rc = add(r, in, in->events | ready);
+  if (rc < 0) return rc;
+  struct epoll_event out[16];
+  while (sys_call4(__NR_epoll_wait, r->fd, (long)out, 16, 0) > 0) {}
+  return 0;
+}
+
 static int fill(struct event_table *t, struct event_rec *r) {
   int failed = 0;
-  for (size_t j = r->first; j < r->first + r->n; j++) {
-    const struct event_interest *in = &t->interests[j];
-    if (in->src < 0) {
-      event_log("fd %d (epoll): its interest in fd %d is dropped: no descriptor of this process held that file at checkpoint",
-                r->fd, in->tfd);
-      failed++;
-      continue;
-    }
-    struct epoll_event ev = {.events = in->events, .data.u64 = in->data};
-    long rc = sys_call4(__NR_epoll_ctl, r->fd, EPOLL_CTL_ADD, in->src, (long)&ev);
-    if (rc < 0) {
-      event_log("fd %d (epoll): its interest in fd %d is dropped: %s", r->fd, in->src, event_errno_name(rc));
-      failed++;
-    } else if (in->src != in->tfd) {
-      event_debug("fd %d (epoll): interest in fd %d (closed since, its file held by fd %d) restored on fd %d", r->fd,
-                  in->tfd, in->src, in->src);
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t j = r->first; j < r->first + r->n; j++) {
+      const struct event_interest *in = &t->interests[j];
+      if (disarmed(in) != (pass == 0)) continue;
+      if (in->src < 0) {
+        event_log("fd %d (epoll): its interest in fd %d is dropped: no descriptor of this process held that file at checkpoint",
+                  r->fd, in->tfd);
+        failed++;
+        continue;
+      }
+      long rc = pass == 0 ? add_disarmed(r, in) : add(r, in, in->events);
+      if (rc < 0) {
+        event_log("fd %d (epoll): its interest in fd %d is dropped: %s", r->fd, in->src, event_errno_name(rc));
+        failed++;
+      } else if (in->src != in->tfd) {
+        event_debug("fd %d (epoll): interest in fd %d (closed since, its file held by fd %d) restored on fd %d", r->fd,
+                    in->tfd, in->src, in->src);
+      }
     }
   }
   return failed ? -1 : 0;
