@@ -35,7 +35,7 @@ struct ptimer {
   int vid;         /* the program's id */
   int kid;         /* the kernel's id in this life; -1 while there is none */
   clockid_t clock; /* as the program gave it */
-  int notify;      /* SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID; -1: no sigevent given */
+  int notify;      /* SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID */
   int signo;
   union sigval value;
   pid_t target_vtid; /* SIGEV_THREAD_ID: the thread, as the program named it */
@@ -110,26 +110,13 @@ static int clock_names_task(clockid_t c) { return c < 0; }
 
 static long kernel_create(const struct ptimer *t, pid_t target_rtid, int *kid) {
   struct sigevent ev;
-  struct sigevent *evp = NULL;
-  if (t->notify >= 0) {
-    __builtin_memset(&ev, 0, sizeof ev);
-    ev.sigev_notify = t->notify;
-    ev.sigev_signo = t->signo;
-    ev.sigev_value = t->value;
-    if (t->notify == SIGEV_THREAD_ID) ev._sigev_un._tid = target_rtid;
-    evp = &ev;
-  } else if (t->vid >= 0) {
-    /* Made again, having been made with no sigevent: the kernel's default,
-     * SIGALRM carrying the timer's id, which must stay the id the program
-     * holds.  (At the first making vid is still -1: the kernel decides.) */
-    __builtin_memset(&ev, 0, sizeof ev);
-    ev.sigev_notify = SIGEV_SIGNAL;
-    ev.sigev_signo = SIGALRM;
-    ev.sigev_value.sival_int = t->vid;
-    evp = &ev;
-  }
+  __builtin_memset(&ev, 0, sizeof ev);
+  ev.sigev_notify = t->notify;
+  ev.sigev_signo = t->signo;
+  ev.sigev_value = t->value;
+  if (t->notify == SIGEV_THREAD_ID) ev._sigev_un._tid = target_rtid;
   int k = -1;
-  long r = sys_call3(__NR_timer_create, t->clock, SYS_ARG(evp), SYS_ARG(&k));
+  long r = sys_call3(__NR_timer_create, t->clock, SYS_ARG(&ev), SYS_ARG(&k));
   if (r < 0) return r;
   *kid = k;
   return 0;
@@ -152,12 +139,14 @@ DMTCP_EXPORT int timer_create(clockid_t clock, struct sigevent *restrict evp, ti
   __builtin_memset(&t, 0, sizeof t);
   t.state = SLOT_LIVE;
   t.clock = clock;
-  t.notify = evp ? evp->sigev_notify : -1;
+  /* No sigevent: what glibc asks the kernel for then, SIGALRM with a NULL
+   * value (not the kernel's own default, the timer id). */
+  t.notify = evp ? evp->sigev_notify : SIGEV_SIGNAL;
+  t.signo = evp ? evp->sigev_signo : SIGALRM;
   t.vid = -1;
   t.kid = -1;
   pid_t target_rtid = 0;
   if (evp) {
-    t.signo = evp->sigev_signo;
     t.value = evp->sigev_value;
     if (evp->sigev_notify == SIGEV_THREAD_ID) {
       t.target_vtid = evp->_sigev_un._tid;

@@ -139,6 +139,57 @@ async function scenario(user?: RunAs): Promise<void> {
   expect(fds.slice(1).map(Number)).toEqual([3, 4, 5]);
 }
 
+const CPU = /^CPU proc=(\d+) pms=(\d+) thr=(\d+) tms=(\d+) dflt=(\d+) dfltbad=(\d+) get=(\d+)$/;
+
+interface Cpu { proc: number; pms: number; thr: number; tms: number; dflt: number; dfltbad: number; get: number }
+
+function cpuLines(proc: Proc): Cpu[] {
+  const out: Cpu[] = [];
+  for (const line of proc.lines()) {
+    const m = CPU.exec(line);
+    if (!m) continue;
+    const [p, pms, thr, tms, dflt, dfltbad, get] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+    out.push({ proc: p, pms, thr, tms, dflt, dfltbad, get });
+  }
+  return out;
+}
+
+/** CPU-time timers fire once per 20 ms of the CPU time they count. */
+function checkCpuLife(s: Cpu[], what: string): void {
+  const a = s[0]!;
+  const b = s[s.length - 1]!;
+  const procRatio = (b.proc - a.proc) / ((b.pms - a.pms) / 20);
+  const thrRatio = (b.thr - a.thr) / ((b.tms - a.tms) / 20);
+  expect(procRatio, `${what}: CLOCK_PROCESS_CPUTIME_ID expirations per 20 ms of process CPU`).toBeGreaterThan(0.6);
+  expect(procRatio, what).toBeLessThan(1.4);
+  expect(thrRatio, `${what}: CLOCK_THREAD_CPUTIME_ID expirations per 20 ms of the worker's CPU`).toBeGreaterThan(0.6);
+  expect(thrRatio, what).toBeLessThan(1.4);
+  const dfltRate = (b.dflt - a.dflt) / (s.length - 1);
+  expect(dfltRate, `${what}: no-sigevent timer, per second`).toBeGreaterThan(6);
+  for (const x of s) {
+    expect(x.get, `${what}: timer_gettime on every id`).toBe(3);
+    expect(x.dfltbad, `${what}: SIGALRM value of the no-sigevent timer`).toBe(0);
+  }
+}
+
+test('CPU-time clocks, no sigevent, SIGEV_THREAD refused: 3 cycles', async () => {
+  const exe = await compileFixture(path.join(pkgRoot, 'test', 'fixtures', 'cpu-timers.c'));
+  const coord = await startCoordinator();
+  let proc = launch(exe, [], { ...coord, env: ENV, args: await pluginArgs() });
+  await proc.waitForLine(/^THREAD refused=1 errno=ENOTSUP$/);
+  let life = await proc.waitUntil(() => (cpuLines(proc).length >= 3 ? cpuLines(proc) : undefined), 'CPU lines', 30_000);
+  checkCpuLife(life, 'before any checkpoint');
+  for (let cycle = 1; cycle <= 3; cycle++) {
+    const before = life[life.length - 1]!;
+    const { images } = await checkpointImages(coord);
+    await kill9(proc);
+    proc = restart(images, { ...coord, env: ENV });
+    life = await proc.waitUntil(() => (cpuLines(proc).length >= 4 ? cpuLines(proc) : undefined), 'CPU lines', 30_000);
+    expect(life[0]!.thr, `after restart ${cycle}`).toBeGreaterThanOrEqual(before.thr);
+    checkCpuLife(life.slice(1), `after restart ${cycle}`);
+  }
+});
+
 test('POSIX timers and timerfds: 3 cycles of checkpoint, kill -9, restart', async () => {
   await scenario();
 });
