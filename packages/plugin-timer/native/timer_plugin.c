@@ -13,11 +13,15 @@
  *   PTHREAD_EXIT/RETURN the thread's id is no longer renamed
  *   ATFORK_CHILD        the child has no POSIX timers
  *
+ *   INIT                DMTCP_DEBUG turns on the debug log
+ *
  * Each event goes on to the plugins loaded after this one, exactly once;
  * the restart work is done after them (the core is all that follows). */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "dmtcp/debug.h"
 #include "dmtcp/sys.h"
 #include "timer_plugin.h"
 
@@ -39,6 +43,10 @@ static void thread_restarted(void) {
 
 DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
   switch (event) {
+    case DMTCP_EVENT_INIT:
+      /* getenv is safe here, not at checkpoint time. */
+      dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_DEBUG_ENV)));
+      break;
     case DMTCP_EVENT_WRITE_CKPT:
       timer_clock_checkpoint();
       for (size_t i = 0; i < NKINDS; i++)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dmtcp/debug.h"
 #include "dmtcp/sys.h"
 #include "timer_plugin.h"
 
@@ -166,6 +167,7 @@ DMTCP_EXPORT int timer_create(clockid_t clock, struct sigevent *restrict evp, ti
   }
   t.kid = kid;
   t.vid = unused_vid(kid);
+  if (t.vid != kid && dmtcp_debug()) timer_log("kernel timer id %d is a restored timer's: the program gets id %d", kid, t.vid);
   struct ptimer *slot = free_slot(t.vid);
   if (!slot) {
     sys_call1(__NR_timer_delete, kid);
