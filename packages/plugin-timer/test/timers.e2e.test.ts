@@ -37,20 +37,22 @@ async function pluginArgs(): Promise<string[]> {
 afterEach(cleanup);
 
 const STATE =
-  /^STATE sig=(\d+) thr=(\d+) abs=(\d+) absexp=(\d+) once=(\d+) noneleft=(-?\d+) abserr=(-?\d+) fd1=(\d+) bad=(\d+) get=(\d+) ms=(\d+)$/;
+  /^STATE sig=(\d+) thr=(\d+) abs=(\d+) absexp=(\d+) once=(\d+) noneleft=(-?\d+) abserr=(-?\d+) fd1=(\d+) bad=(\d+) get=(\d+) fdbad=(\d+) fdabserr=(-?\d+) ms=(\d+)$/;
 const PENDING = /^PENDING fd2=(\d+) fd3=(\d+) fd1=(\d+) fresh=(\d+) deleted=(\d+) einval=(\d+)$/;
 
 interface State {
   sig: number; thr: number; abs: number; absexp: number; once: number; noneleft: number; abserr: number;
-  fd1: number; bad: number; get: number; ms: number;
+  fd1: number; bad: number; get: number; fdbad: number; fdabserr: number; ms: number;
 }
 
 function parse(line: string): State | undefined {
   const m = STATE.exec(line);
   if (!m) return undefined;
   const n = m.slice(1).map(Number);
-  const [sig, thr, abs, absexp, once, noneleft, abserr, fd1, bad, get, ms] = n as [number, number, number, number, number, number, number, number, number, number, number];
-  return { sig, thr, abs, absexp, once, noneleft, abserr, fd1, bad, get, ms };
+  const [sig, thr, abs, absexp, once, noneleft, abserr, fd1, bad, get, fdbad, fdabserr, ms] = n as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  return { sig, thr, abs, absexp, once, noneleft, abserr, fd1, bad, get, fdbad, fdabserr, ms };
 }
 
 function states(proc: Proc, from: number): State[] {
@@ -94,6 +96,8 @@ function checkLife(s: State[], what: string): void {
     // the ones spent checkpointed and restarting included (as overruns).
     expect(Math.abs(x.abs - x.absexp), `${what}: TIMER_ABSTIME periodic count ${x.abs} vs ${x.absexp}`).toBeLessThanOrEqual(3);
     expect(x.noneleft, `${what}: SIGEV_NONE time left`).toBeGreaterThan(99_000_000);
+    expect(x.fdbad, `${what}: timerfd flags, clock, settime flags, dup (bits: see fixtures/timers.c)`).toBe(0);
+    expect(Math.abs(x.fdabserr), `${what}: timerfd TFD_TIMER_ABSTIME deadline moved`).toBeLessThan(100);
   }
 }
 
@@ -101,7 +105,7 @@ async function scenario(user?: RunAs): Promise<void> {
   const exe = await compileFixture(path.join(pkgRoot, 'test', 'fixtures', 'timers.c'));
   const coord = await startCoordinator();
   let proc = launch(exe, [], { ...coord, user, env: ENV, args: await pluginArgs() });
-  const fds = (await proc.waitForLine(/^FDS (\d+) (\d+) (\d+)$/)).match;
+  const fds = (await proc.waitForLine(/^FDS (\d+) (\d+) (\d+) (\d+) (\d+)$/)).match;
   let from = proc.mark();
   let life = await nextStates(proc, from, 3);
   checkLife(life, 'before any checkpoint');
@@ -137,7 +141,7 @@ async function scenario(user?: RunAs): Promise<void> {
   expect(fresh, 'a timer made after the restart gets an id of its own, on which the kernel may have put another').toBe(1);
   expect(deleted, 'timer_delete on every restored id').toBe(6);
   expect(einval, 'deleted ids are gone').toBe(6);
-  expect(fds.slice(1).map(Number)).toEqual([3, 4, 5]);
+  expect(fds.slice(1).map(Number)).toEqual([3, 4, 5, 6, 7]);
 }
 
 const CPU = /^CPU proc=(\d+) pms=(\d+) thr=(\d+) tms=(\d+) dflt=(\d+) dfltbad=(\d+) get=(\d+)$/;
