@@ -1,0 +1,64 @@
+/* What the files of the timer plugin share.  Built with
+ * -fvisibility=hidden: only the wrappers and dmtcp_process_event are seen
+ * by other libraries.
+ *
+ * One file per kernel object (timer_posix.c, timer_fd.c), each behind a
+ * `struct timer_kind_ops`; timer_plugin.c runs the phases over the kinds.
+ * Everything on the checkpoint and restart paths uses raw system calls
+ * (dmtcp/sys.h) and static tables that the image captures: no malloc, no
+ * stdio. */
+#ifndef TIMER_PLUGIN_H
+#define TIMER_PLUGIN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "dmtcp/plugin.h"
+#include "dmtcp/visibility.h"
+
+#define timer_log(...) dmtcp_log("[timer] " __VA_ARGS__)
+
+/* One kind of kernel timer object; NULL where a kind has nothing to do. */
+struct timer_kind_ops {
+  const char *name;
+  /* At WRITE_CKPT, every user thread stopped: record what the kernel holds. */
+  void (*save)(void);
+  /* At RESTART, in the checkpoint thread: the objects are gone; make them
+   * again (those that can be made from this thread). */
+  void (*restart)(void);
+  /* In each user thread as it runs again after a restart: its kernel tid
+   * at the checkpoint and now. */
+  void (*thread_restarted)(pid_t old_rtid, pid_t new_rtid);
+  /* In the only thread of a fork child. */
+  void (*forked)(void);
+};
+
+DMTCP_HIDDEN extern const struct timer_kind_ops timer_posix_ops;
+DMTCP_HIDDEN extern const struct timer_kind_ops timer_fd_ops;
+
+/* ---- time and clocks (timer_clock.c) ---- */
+/* At WRITE_CKPT: which boot this checkpoint is taken in. */
+DMTCP_HIDDEN void timer_clock_checkpoint(void);
+/* At RESTART: whether this is the boot the checkpoint was taken in (read
+ * /proc/sys/kernel/random/boot_id); unknown counts as another boot. */
+DMTCP_HIDDEN void timer_clock_restarted(void);
+/* Whether an absolute deadline on `clock` taken at the checkpoint means the
+ * same instant now: always for the wall clocks, for MONOTONIC and BOOTTIME
+ * only in the same boot, never for CPU-time clocks (a new process). */
+DMTCP_HIDDEN int timer_clock_keeps_deadline(clockid_t clock);
+/* now(clock) + rel, in *abs; 0, or -errno when the clock cannot be read. */
+DMTCP_HIDDEN int timer_deadline(clockid_t clock, const struct timespec *rel, struct timespec *abs);
+DMTCP_HIDDEN int timer_ts_nonzero(const struct timespec *t);
+/* Whether now(clock) >= t. */
+DMTCP_HIDDEN int timer_clock_passed(clockid_t clock, const struct timespec *t);
+
+/* ---- the program's thread ids (timer_tid.c) ---- */
+/* The kernel's tid for a thread id the program holds (pid plugin's virtual
+ * tid); the id itself when this life has no other. */
+DMTCP_HIDDEN pid_t timer_tid_real(pid_t vtid);
+DMTCP_HIDDEN void timer_tid_forget_all(void);
+DMTCP_HIDDEN void timer_tid_put(pid_t vtid, pid_t rtid);
+DMTCP_HIDDEN void timer_tid_drop(pid_t vtid);
+
+#endif
