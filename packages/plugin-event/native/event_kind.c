@@ -6,6 +6,7 @@ static const struct event_kind_ops *const kinds[] = {
     [EK_EVENTFD] = &event_eventfd_ops,
     [EK_SIGNALFD] = &event_signalfd_ops,
     [EK_EPOLL] = &event_epoll_ops,
+    [EK_INOTIFY] = &event_inotify_ops,
 };
 
 const struct event_kind_ops *event_kind_ops_of(int kind) {

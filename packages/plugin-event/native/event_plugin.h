@@ -35,12 +35,14 @@
 #define EVENT_MAX_FDS 1024
 #define EVENT_MAX_INTERESTS 8192
 #define EVENT_FDINFO_CAP 65536
+#define EVENT_MAX_WATCHES 1024
 
 enum event_kind {
   EK_NONE = 0,
   EK_EVENTFD,
   EK_SIGNALFD,
   EK_EPOLL,
+  EK_INOTIFY,
   EK_COUNT,
 };
 
@@ -69,6 +71,17 @@ struct event_rec {
    * that process's kernel pid and fd there, or 0. */
   long shared_pid;
   int shared_fd;
+  size_t wfirst;      /* inotify: its watches are watches[wfirst .. wfirst+wn), ascending wd */
+  size_t wn;
+  int last_wd;        /* inotify: the highest wd the kernel had handed out */
+};
+
+/* One inotify watch; path empty when the program's call was not seen. */
+#define EVENT_WATCH_PATH 512
+struct event_watch {
+  int wd;
+  uint32_t mask;
+  char path[EVENT_WATCH_PATH];
 };
 
 /* One entry of an epoll set's interest list. */
@@ -84,6 +97,8 @@ struct event_table {
   size_t nrecs;
   struct event_interest interests[EVENT_MAX_INTERESTS];
   size_t ninterests;
+  struct event_watch watches[EVENT_MAX_WATCHES];
+  size_t nwatches;
   int fds[EVENT_MAX_FDS * 4]; /* checkpoint: every open fd of the process, for finding epoll targets */
   size_t nfds;
   int kcmp_ok;   /* checkpoint: kcmp answered */
@@ -116,7 +131,8 @@ DMTCP_HIDDEN int event_kind_of_link(const char *link);
 /* The record of fd in t, or NULL. */
 DMTCP_HIDDEN struct event_rec *event_rec_of_fd(struct event_table *t, int fd);
 
-extern DMTCP_HIDDEN const struct event_kind_ops event_eventfd_ops, event_signalfd_ops, event_epoll_ops;
+extern DMTCP_HIDDEN const struct event_kind_ops event_eventfd_ops, event_signalfd_ops, event_epoll_ops,
+    event_inotify_ops;
 
 /* ---- event_common.c ---- */
 /* The value after "key:" on a line of an fdinfo text (spaces and tabs
@@ -139,6 +155,17 @@ DMTCP_HIDDEN void event_debug(const char *fmt, ...) __attribute__((format(printf
 /* ---- event_wrappers.c ---- */
 /* Whether the program created fd with EFD_SEMAPHORE (through eventfd()). */
 DMTCP_HIDDEN int event_wrapped_semaphore(int fd);
+
+/* ---- event_inotify_wrap.c ---- */
+/* The path the program passed to inotify_add_watch for (fd, wd), made
+ * absolute, or NULL. */
+DMTCP_HIDDEN const char *event_inotify_path(int fd, int wd);
+/* The highest wd inotify_add_watch returned on fd, 0 if none seen. */
+DMTCP_HIDDEN int event_inotify_last_wd(int fd);
+/* Events owed to the program on fd (drained at checkpoint, or made at
+ * restart), which read() hands out before the kernel's: appends n bytes;
+ * 0, or -1 when the buffer is full. */
+DMTCP_HIDDEN int event_inotify_owe(int fd, const void *events, size_t n);
 
 /* ---- phases ---- */
 DMTCP_HIDDEN void event_scan(struct event_table *t);
