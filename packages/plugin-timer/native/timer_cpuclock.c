@@ -44,6 +44,7 @@ DMTCP_NEXT_TABLE(CLOCK_WRAPPED)
 #define PAST_PIDS 64
 static pid_t past_pids[PAST_PIDS]; /* the pids this process had at its checkpoints */
 static int npast;
+static pid_t self_kpid;      /* this life's kernel pid; 0: not read yet */
 static int64_t proc_ckpt_ns; /* its CPU time at the checkpoint, as the program read it */
 static int64_t proc_offset_ns;
 
@@ -70,8 +71,18 @@ static void ns_ts(int64_t ns, struct timespec *t) {
 static clockid_t make_clock(pid_t id, int bits) { return (clockid_t)((~(unsigned)id) << 3) | bits; }
 static pid_t clock_task(clockid_t c) { return (pid_t)~(c >> 3); }
 
+/* A system call less per read of a CPU clock. */
+static pid_t kernel_pid(void) {
+  pid_t p = __atomic_load_n(&self_kpid, __ATOMIC_RELAXED);
+  if (p == 0) {
+    p = (pid_t)sys_getpid();
+    __atomic_store_n(&self_kpid, p, __ATOMIC_RELAXED);
+  }
+  return p;
+}
+
 static int is_self_pid(pid_t pid) {
-  if (pid == 0 || pid == (pid_t)sys_getpid()) return 1;
+  if (pid == 0 || pid == kernel_pid()) return 1;
   int n = __atomic_load_n(&npast, __ATOMIC_ACQUIRE);
   for (int i = 0; i < n && i < PAST_PIDS; i++)
     if (past_pids[i] == pid) return 1;
@@ -153,6 +164,7 @@ void timer_cpuclock_checkpoint(void) {
 }
 
 void timer_cpuclock_restarted(void) {
+  __atomic_store_n(&self_kpid, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&proc_offset_ns, proc_ckpt_ns - read_ns(CLOCK_PROCESS_CPUTIME_ID), __ATOMIC_RELAXED);
 }
 
@@ -189,6 +201,7 @@ void timer_cpuclock_thread_restarted(pid_t old_rtid, pid_t rtid) {
 /* A fork child is a new process: no past pids, its CPU time from 0. */
 void timer_cpuclock_forked(void) {
   __atomic_store_n(&npast, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&self_kpid, 0, __ATOMIC_RELAXED);
   proc_offset_ns = 0;
   __builtin_memset(threads, 0, sizeof threads);
 }
