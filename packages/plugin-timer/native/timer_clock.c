@@ -59,6 +59,9 @@ int timer_deadline(clockid_t clock, const struct timespec *rel, struct timespec 
   struct timespec now = {0, 0};
   /* The alarm clocks read as their plain counterparts. */
   clockid_t read_as = clock == CLOCK_REALTIME_ALARM ? CLOCK_REALTIME : clock == CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME : clock;
+  /* A clock naming a task: as the kernel names it in this life (read
+   * raw, as the kernel's timers count it). */
+  if (read_as < 0) read_as = timer_cpuclock_kernel(read_as);
   long r = sys_clock_gettime(read_as, &now);
   if (r < 0) return (int)r;
   abs->tv_sec = now.tv_sec + rel->tv_sec;

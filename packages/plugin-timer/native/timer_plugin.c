@@ -1,6 +1,7 @@
 /* The timer plugin's event handler: the phase script, top to bottom.
  *
  *   PRE_SUSPEND_USER_THREAD  (each user thread) notes its kernel tid
+ *                       and its CPU time
  *   WRITE_CKPT          every user thread stopped: each kind records what
  *                       the kernel holds (time left, interval, overruns,
  *                       pending expirations); the image keeps it
@@ -37,6 +38,8 @@ static void thread_restarted(void) {
   /* gettid() is the pid plugin's when it is loaded: the id the program
    * knows this thread by (the kernel's otherwise). */
   timer_tid_put(gettid(), rtid);
+  /* Before the timers: those on this thread's CPU clock use it. */
+  timer_cpuclock_thread_restarted(ckpt_rtid, rtid);
   for (size_t i = 0; i < NKINDS; i++)
     if (kinds[i]->thread_restarted) kinds[i]->thread_restarted(ckpt_rtid, rtid);
 }
@@ -49,17 +52,20 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
       break;
     case DMTCP_EVENT_WRITE_CKPT:
       timer_clock_checkpoint();
+      timer_cpuclock_checkpoint();
       for (size_t i = 0; i < NKINDS; i++)
         if (kinds[i]->save) kinds[i]->save();
       break;
     case DMTCP_EVENT_PRE_SUSPEND_USER_THREAD:
       ckpt_rtid = (pid_t)sys_gettid();
+      timer_cpuclock_thread_suspend();
       break;
     case DMTCP_EVENT_PTHREAD_EXIT:
     case DMTCP_EVENT_PTHREAD_RETURN:
       timer_tid_drop(gettid());
       break;
     case DMTCP_EVENT_ATFORK_CHILD:
+      timer_cpuclock_forked();
       for (size_t i = 0; i < NKINDS; i++)
         if (kinds[i]->forked) kinds[i]->forked();
       break;
@@ -70,6 +76,7 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
   switch (event) {
     case DMTCP_EVENT_RESTART:
       timer_clock_restarted();
+      timer_cpuclock_restarted();
       timer_tid_forget_all();
       for (size_t i = 0; i < NKINDS; i++)
         if (kinds[i]->restart) kinds[i]->restart();

@@ -53,6 +53,18 @@ DMTCP_HIDDEN int timer_ts_nonzero(const struct timespec *t);
 /* Whether now(clock) >= t. */
 DMTCP_HIDDEN int timer_clock_passed(clockid_t clock, const struct timespec *t);
 
+/* ---- CPU-time clocks naming a task (timer_cpuclock.c) ---- */
+/* The clock the kernel knows in this life for a clock id the program
+ * holds, and the ns to add to what it reads (0 for ids >= 0). */
+DMTCP_HIDDEN void timer_cpuclock_translate(clockid_t c, clockid_t *kernel, int64_t *offset_ns);
+DMTCP_HIDDEN clockid_t timer_cpuclock_kernel(clockid_t c);
+DMTCP_HIDDEN int64_t timer_cpuclock_offset(clockid_t c);
+DMTCP_HIDDEN void timer_cpuclock_checkpoint(void);     /* WRITE_CKPT */
+DMTCP_HIDDEN void timer_cpuclock_restarted(void);      /* RESTART, before the timers */
+DMTCP_HIDDEN void timer_cpuclock_thread_suspend(void); /* each user thread, as it stops */
+DMTCP_HIDDEN void timer_cpuclock_thread_restarted(pid_t old_rtid, pid_t rtid);
+DMTCP_HIDDEN void timer_cpuclock_forked(void);
+
 /* ---- the program's thread ids (timer_tid.c) ---- */
 /* The kernel's tid for a thread id the program holds (pid plugin's virtual
  * tid); the id itself when this life has no other. */

@@ -9,6 +9,8 @@
  * The wrappers call the kernel directly: glibc's timer_t for SIGEV_SIGNAL,
  * SIGEV_THREAD_ID and SIGEV_NONE is the kernel id itself, and the kernel
  * takes CLOCK_PROCESS_CPUTIME_ID / CLOCK_THREAD_CPUTIME_ID as they are.
+ * A clock naming a task (clock_getcpuclockid, pthread_getcpuclockid) is
+ * given to the kernel as this life names the task (timer_cpuclock.c).
  * SIGEV_THREAD is refused: glibc implements it with a helper thread that
  * waits for an internal signal, and keeps the kernel id in its own heap
  * object where no wrapper can rewrite it after a restart.
@@ -41,7 +43,7 @@ struct ptimer {
   union sigval value;
   pid_t target_vtid; /* SIGEV_THREAD_ID: the thread, as the program named it */
   pid_t target_rtid; /* and as the kernel names it in the life the timer was made in */
-  pid_t home_rtid;   /* CLOCK_THREAD_CPUTIME_ID: the thread whose time it counts (kernel tid) */
+  pid_t home_rtid;   /* a thread's CPU clock: the thread whose time it counts (kernel tid) */
   int abstime;       /* the last timer_settime arming it had TIMER_ABSTIME */
   int lost;          /* could not be made again after a restart */
   int awaits_thread; /* after a restart: 1 until its thread makes it again as it runs (2 meanwhile) */
@@ -103,11 +105,18 @@ static int fail(long r) {
 
 /* ---- kernel calls ---- */
 
-static int is_thread_clock(clockid_t c) { return c == CLOCK_THREAD_CPUTIME_ID; }
+#define CPUCLOCK_WHICH 3
 
-/* A clock that names a process or thread by id (clock_getcpuclockid,
- * pthread_getcpuclockid): the id means nothing after a restart. */
-static int clock_names_task(clockid_t c) { return c < 0; }
+/* CLOCK_THREAD_CPUTIME_ID, or a thread's clock from pthread_getcpuclockid. */
+static int is_thread_clock(clockid_t c) {
+  return c == CLOCK_THREAD_CPUTIME_ID || (c < 0 && (c & CPUCLOCK_WHICH) != CPUCLOCK_WHICH && (c & CPUCLOCK_PERTHREAD_MASK));
+}
+
+/* The kernel tid in this life of the thread whose CPU time c counts. */
+static pid_t thread_of_clock(clockid_t c) {
+  if (c == CLOCK_THREAD_CPUTIME_ID) return (pid_t)sys_gettid();
+  return (pid_t)~(timer_cpuclock_kernel(c) >> 3);
+}
 
 static long kernel_create(const struct ptimer *t, pid_t target_rtid, int *kid) {
   struct sigevent ev;
@@ -117,7 +126,7 @@ static long kernel_create(const struct ptimer *t, pid_t target_rtid, int *kid) {
   ev.sigev_value = t->value;
   if (t->notify == SIGEV_THREAD_ID) ev._sigev_un._tid = target_rtid;
   int k = -1;
-  long r = sys_call3(__NR_timer_create, t->clock, SYS_ARG(&ev), SYS_ARG(&k));
+  long r = sys_call3(__NR_timer_create, timer_cpuclock_kernel(t->clock), SYS_ARG(&ev), SYS_ARG(&k));
   if (r < 0) return r;
   *kid = k;
   return 0;
@@ -155,7 +164,7 @@ DMTCP_EXPORT int timer_create(clockid_t clock, struct sigevent *restrict evp, ti
       t.target_rtid = target_rtid;
     }
   }
-  if (is_thread_clock(clock)) t.home_rtid = (pid_t)sys_gettid();
+  if (is_thread_clock(clock)) t.home_rtid = thread_of_clock(clock);
 
   struct table_guard g;
   table_enter(&g);
@@ -206,6 +215,18 @@ DMTCP_EXPORT int timer_settime(timer_t id, int flags, const struct itimerspec *r
   struct ptimer *t = lookup(id);
   if (!t) return fail(-EINVAL);
   if (dmtcp_disable_ckpt) dmtcp_disable_ckpt();
+  struct itimerspec shifted;
+  int64_t off = (flags & TIMER_ABSTIME) && value ? timer_cpuclock_offset(t->clock) : 0;
+  if (off && timer_ts_nonzero(&value->it_value)) {
+    /* An absolute deadline on a restarted task's CPU clock is in the
+     * program's time, the kernel's is off by the offset. */
+    shifted = *value;
+    int64_t ns = (int64_t)shifted.it_value.tv_sec * 1000000000LL + shifted.it_value.tv_nsec - off;
+    if (ns < 1) ns = 1;
+    shifted.it_value.tv_sec = (time_t)(ns / 1000000000LL);
+    shifted.it_value.tv_nsec = (long)(ns % 1000000000LL);
+    value = &shifted;
+  }
   long r = sys_call4(__NR_timer_settime, t->kid, flags, SYS_ARG(value), SYS_ARG(old));
   if (r == 0) {
     t->abstime = (flags & TIMER_ABSTIME) != 0;
@@ -310,11 +331,6 @@ static void posix_restart(void) {
     if (t->state != SLOT_LIVE) continue;
     t->kid = -1;
     if (t->lost) continue;
-    if (clock_names_task(t->clock)) {
-      timer_log("timer %d: its clock (%d) names a process or thread of the old life: it is lost", t->vid, (int)t->clock);
-      t->lost = 1;
-      continue;
-    }
     if (home_of(t)) {
       __atomic_store_n(&t->awaits_thread, 1, __ATOMIC_RELEASE);
       continue;

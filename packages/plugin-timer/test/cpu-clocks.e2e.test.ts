@@ -1,0 +1,111 @@
+// Clocks naming a task (clock_getcpuclockid, pthread_getcpuclockid) across
+// three checkpoint / kill -9 / restart cycles (fixtures/cpu-clocks.c says
+// what each count is): the ids the program kept still read, never go back,
+// keep counting while the threads burn CPU, and the timers on them keep
+// firing. With the pid plugin (virtual pids), as nobody, and without it.
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, test } from 'vitest';
+import {
+  checkpointImages, cleanup, compileFixture, kill9, launch, parseJsonOutput, restart, runCli, startCoordinator,
+  type Proc, type RunAs,
+} from '@dmtcp/core/testing';
+
+const pkgRoot = fileURLToPath(new URL('..', import.meta.url));
+const PLUGIN_LIB = path.join(pkgRoot, 'build', 'libdmtcp_timer.so');
+const ENV = { DMTCP_BUILTIN_PLUGINS: '1' };
+
+async function pluginArgs(): Promise<string[]> {
+  const res = await runCli(['plugins', '--json'], { env: ENV });
+  const listed = res.code === 0 ? parseJsonOutput(res.stdout, 'dmtcp plugins --json').plugins : undefined;
+  const mine = Array.isArray(listed)
+    ? listed.find((p) => typeof p === 'object' && p !== null && !Array.isArray(p) && p.name === 'timer')
+    : undefined;
+  if (mine && typeof mine === 'object' && !Array.isArray(mine) && typeof mine.lib === 'string') {
+    if (realpathSync(mine.lib) === realpathSync(PLUGIN_LIB)) return [];
+    return ['--disable-plugin', 'timer', '--with-plugin', PLUGIN_LIB];
+  }
+  return ['--with-plugin', PLUGIN_LIB];
+}
+
+afterEach(cleanup);
+
+const CLK = /^CLK p0=(-?\d+) p=(-?\d+) t=(-?\d+) fresh=(-?\d+) err=(\d+) back=(\d+) fired=(\d+) tfired=(\d+)$/;
+
+interface Clk { p0: number; p: number; t: number; fresh: number; err: number; back: number; fired: number; tfired: number }
+
+function clkLines(proc: Proc): Clk[] {
+  const out: Clk[] = [];
+  for (const line of proc.lines()) {
+    const m = CLK.exec(line);
+    if (!m) continue;
+    const [p0, p, t, fresh, err, back, fired, tfired] = m.slice(1).map(Number) as [
+      number, number, number, number, number, number, number, number,
+    ];
+    out.push({ p0, p, t, fresh, err, back, fired, tfired });
+  }
+  return out;
+}
+
+async function nextLines(proc: Proc, count: number): Promise<Clk[]> {
+  return proc.waitUntil(() => (clkLines(proc).length >= count ? clkLines(proc) : undefined), `${count} CLK lines`, 30_000);
+}
+
+/** Every read worked and went forward; the clocks counted the CPU burnt and
+ *  the timers on them fired through the life. */
+function checkLife(s: Clk[], what: string): void {
+  const a = s[0]!;
+  const b = s[s.length - 1]!;
+  for (const x of s) {
+    expect(x.err, `${what}: failed clock calls`).toBe(0);
+    expect(x.back, `${what}: clock reads that went back`).toBe(0);
+    // The same clock asked for now reads what the kept id reads.
+    expect(Math.abs(x.fresh), `${what}: clock_getcpuclockid(getpid()) now against the kept id (µs)`).toBeLessThan(50_000);
+  }
+  // The worker spins about half the time: >= 100 ms of CPU per second.
+  const sec = (s.length - 1) * 0.2;
+  expect(b.t - a.t, `${what}: worker thread CPU µs over ${sec} s`).toBeGreaterThan(sec * 100_000);
+  // The process counts the worker's time too (the clocks are read one after
+  // the other: a little slack).
+  expect(b.p - a.p, `${what}: process CPU µs`).toBeGreaterThan((b.t - a.t) * 0.9);
+  expect(b.p0 - a.p0, `${what}: clock_getcpuclockid(0) CPU µs`).toBeGreaterThan((b.t - a.t) * 0.9);
+  expect(b.fired - a.fired, `${what}: process CPU clock timer expirations`).toBeGreaterThan(((b.p - a.p) / 20_000) * 0.5);
+  expect(b.tfired - a.tfired, `${what}: worker CPU clock timer expirations`).toBeGreaterThan(((b.t - a.t) / 20_000) * 0.5);
+}
+
+async function scenario(user: RunAs | undefined, extra: string[]): Promise<void> {
+  const exe = await compileFixture(path.join(pkgRoot, 'test', 'fixtures', 'cpu-clocks.c'), undefined, ['-pthread']);
+  const coord = await startCoordinator();
+  let proc = launch(exe, [], { ...coord, user, env: ENV, args: [...extra, ...(await pluginArgs())] });
+  await proc.waitForLine(/^READY$/);
+  let life = await nextLines(proc, 6);
+  checkLife(life, 'before any checkpoint');
+  for (let cycle = 1; cycle <= 3; cycle++) {
+    const before = life[life.length - 1]!;
+    const { images } = await checkpointImages(coord);
+    expect(images).toHaveLength(1);
+    await kill9(proc);
+    proc = restart(images, { ...coord, user, env: ENV });
+    life = await nextLines(proc, 6);
+    const what = `after restart ${cycle}`;
+    // CPU time goes on from the checkpoint's, never back.
+    expect(life[0]!.p0, what).toBeGreaterThanOrEqual(before.p0);
+    expect(life[0]!.p, what).toBeGreaterThanOrEqual(before.p);
+    expect(life[0]!.t, what).toBeGreaterThanOrEqual(before.t);
+    expect(life[0]!.fired, what).toBeGreaterThanOrEqual(before.fired);
+    checkLife(life, what);
+  }
+}
+
+test('CPU clocks of clock_getcpuclockid / pthread_getcpuclockid: 3 cycles', async () => {
+  await scenario(undefined, []);
+});
+
+test('CPU clocks as user nobody: 3 cycles', async () => {
+  await scenario('nobody', []);
+});
+
+test('CPU clocks without the pid plugin: 3 cycles', async () => {
+  await scenario(undefined, ['--disable-plugin', 'pid']);
+});
