@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { paths } from '../src/paths.ts';
 
 const CC = process.env['CC'] ?? 'cc';
-const TOOLKIT = ['sys.h', 'fmt.h', 'hash.h', 'fds.h', 'debug.h', 'visibility.h', 'usermem.h'];
+const TOOLKIT = ['sys.h', 'fmt.h', 'hash.h', 'fds.h', 'debug.h', 'visibility.h', 'usermem.h', 'timens.h'];
 const STRICT = ['-std=gnu11', '-Wall', '-Wextra', '-Werror'];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dmtcp-toolkit-'));

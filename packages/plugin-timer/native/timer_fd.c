@@ -193,7 +193,7 @@ static void restore_one(struct tfd_rec *r) {
     struct itimerspec arm = r->left;
     int sflags = r->settime_flags;
     if ((sflags & TFD_TIMER_ABSTIME) && timer_clock_keeps_deadline(r->clock)) {
-      arm.it_value = r->deadline;
+      timer_clock_to_kernel(r->clock, &r->deadline, &arm.it_value);
     } else {
       /* Relative: what was left.  CANCEL_ON_SET goes only with ABSTIME. */
       sflags &= ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET);

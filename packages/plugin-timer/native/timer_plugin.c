@@ -51,7 +51,6 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
       dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_DEBUG_ENV)));
       break;
     case DMTCP_EVENT_WRITE_CKPT:
-      timer_clock_checkpoint();
       timer_cpuclock_checkpoint();
       for (size_t i = 0; i < NKINDS; i++)
         if (kinds[i]->save) kinds[i]->save();
@@ -75,7 +74,6 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
   NEXT_DMTCP_PROCESS_EVENT(event, data);
   switch (event) {
     case DMTCP_EVENT_RESTART:
-      timer_clock_restarted();
       timer_cpuclock_restarted();
       timer_tid_forget_all();
       for (size_t i = 0; i < NKINDS; i++)

@@ -38,16 +38,15 @@ DMTCP_HIDDEN extern const struct timer_kind_ops timer_posix_ops;
 DMTCP_HIDDEN extern const struct timer_kind_ops timer_fd_ops;
 
 /* ---- time and clocks (timer_clock.c) ---- */
-/* At WRITE_CKPT: which boot this checkpoint is taken in. */
-DMTCP_HIDDEN void timer_clock_checkpoint(void);
-/* At RESTART: whether this is the boot the checkpoint was taken in (read
- * /proc/sys/kernel/random/boot_id); unknown counts as another boot. */
-DMTCP_HIDDEN void timer_clock_restarted(void);
 /* Whether an absolute deadline on `clock` taken at the checkpoint means the
- * same instant now: always for the wall clocks, for MONOTONIC and BOOTTIME
- * only in the same boot, never for CPU-time clocks (a new process). */
+ * same instant now: for the wall clocks and (the core keeps them going on)
+ * MONOTONIC and BOOTTIME, never for CPU-time clocks (a new process). */
 DMTCP_HIDDEN int timer_clock_keeps_deadline(clockid_t clock);
-/* now(clock) + rel, in *abs; 0, or -errno when the clock cannot be read. */
+/* A deadline as the program reads `clock` into the kernel's terms (they
+ * differ by the core's clock shift after some restarts). */
+DMTCP_HIDDEN void timer_clock_to_kernel(clockid_t clock, const struct timespec *program, struct timespec *kernel);
+/* now(clock) + rel as the program reads the clock, in *abs; 0, or -errno
+ * when the clock cannot be read. */
 DMTCP_HIDDEN int timer_deadline(clockid_t clock, const struct timespec *rel, struct timespec *abs);
 DMTCP_HIDDEN int timer_ts_nonzero(const struct timespec *t);
 /* Whether now(clock) >= t. */

@@ -304,7 +304,7 @@ static void recreate(struct ptimer *t, pid_t target_rtid) {
     struct itimerspec arm = t->left;
     int flags = 0;
     if (t->abstime && timer_clock_keeps_deadline(t->clock)) {
-      arm.it_value = t->deadline;
+      timer_clock_to_kernel(t->clock, &t->deadline, &arm.it_value);
       flags = TIMER_ABSTIME;
       t->first_expiry = t->deadline;
     } else {

@@ -101,10 +101,20 @@ struct dmtcp_restart_info {
   char ckpt_dir[1024];      /* empty: keep the checkpointed directory */
   char image_path[1024];
   uint32_t flags;           /* DMTCP_RESTART_* */
+  uint32_t reserved;
+  /* With DMTCP_RESTART_CLOCK_SHIFT: what plugins add to every CLOCK_MONOTONIC
+   * (and _RAW, _COARSE) and CLOCK_BOOTTIME read, so that the program's clocks
+   * go on from the checkpoint's when no time namespace could shift them. */
+  int64_t clock_shift_ns[2];  /* [0] monotonic, [1] boottime */
 };
 
 /* The process was made with its checkpointed pid, in a pid namespace of the
  * restart's own: its threads are recreated with their tids too. */
 #define DMTCP_RESTART_PID_NS 1u
+/* The processes run in a time namespace of the restart's own, whose offsets
+ * make CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the checkpoint's. */
+#define DMTCP_RESTART_TIME_NS 2u
+/* No time namespace: clock_shift_ns is to be added by wrappers. */
+#define DMTCP_RESTART_CLOCK_SHIFT 4u
 
 #endif

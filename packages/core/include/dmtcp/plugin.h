@@ -14,6 +14,7 @@
 
 #include <dlfcn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -138,6 +139,13 @@ const char *dmtcp_get_ckpt_dir(void);
  * first restart or when unset.  Valid from DMTCP_EVENT_RESTART on. */
 const char *dmtcp_restart_getenv(const char *name);
 const char *dmtcp_get_uniquepid_str(void);
+/* What a wrapper adds to a read of `clockid` (nanoseconds) so that the
+ * program's CLOCK_MONOTONIC / CLOCK_BOOTTIME (and their _RAW, _COARSE,
+ * _ALARM kinds) go on from the checkpoint's: non-zero only after a restart
+ * on another boot (or with `--clocks frozen`) that could not use a time
+ * namespace; 0 for every other clock.  Constant until the next restart;
+ * async-signal-safe. */
+int64_t dmtcp_clock_shift_ns(int clockid);
 
 /* ---- application API (also usable without plugins) ---- */
 #define DMTCP_NOT_PRESENT 0

@@ -9,6 +9,7 @@
 #include "dmtcp/image.h"
 #include "dmtcp/protocol.h"
 #include "pidns.h"
+#include "timens.h"
 #include "dmtcp/debug.h"
 #include "dmtcp/fmt.h"
 #include "dmtcp/hash.h"
@@ -426,16 +427,17 @@ void restart_main(uint64_t *sp) {
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
   int first = 1;
-  const char *spec = NULL, *pids = NULL;
+  const char *spec = NULL, *pids = NULL, *clocks = NULL;
   for (;;) {
     if (argc > first + 1 && streq(argv[first], "--tree")) spec = argv[first + 1];
     else if (argc > first + 1 && streq(argv[first], "--pid-ns")) pids = argv[first + 1];
+    else if (argc > first + 1 && streq(argv[first], "--clocks")) clocks = argv[first + 1];
     else break;
     first += 2;
   }
   int n = argc - first;
   if (n < 1 || n > MAX_IMAGES) {
-    put("usage: dmtcp-restart-image [--tree SPEC] [--pid-ns PID,...] IMAGE...\n");
+    put("usage: dmtcp-restart-image [--tree SPEC] [--pid-ns PID,...] [--clocks RULE,MONO,BOOT,REAL,NS] IMAGE...\n");
     sys_exit_group(2);
   }
   for (int i = 0; i < n; i++) tree[i] = (typeof(tree[0])){i == 0 ? -1 : 0, 0, -1};
@@ -444,6 +446,11 @@ void restart_main(uint64_t *sp) {
   int start = 0;
   while (start < n && tree[start].parent != -1) start++;
   if (start == n) start = 0;
+  /* Before any process is made: they are all made in the time namespace. */
+  if (clocks && timens_apply(clocks, &info) < 0) {
+    put("dmtcp-restart-image: bad --clocks\n");
+    sys_exit_group(2);
+  }
   int mine;
   if (pids && pidns_enter()) {
     restore_pids = 1;

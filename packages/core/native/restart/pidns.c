@@ -2,12 +2,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ns.h"
 #include "pidns.h"
 #include "dmtcp/fmt.h"
 #include "dmtcp/sys.h"
 
 #define CLONE_NEWNS 0x00020000
-#define CLONE_NEWUSER 0x10000000
 #define CLONE_NEWPID 0x20000000
 #define MS_NOSUID 2
 #define MS_NODEV 4
@@ -19,7 +19,6 @@
 #define SIGCHLD 17
 #define SIGINT 2
 #define SIGQUIT 3
-#define O_WRONLY 1
 #define ECHILD 10
 #define EINTR 4
 
@@ -27,85 +26,21 @@ struct clone_args_v2 {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size;
 };
 
-/* Writes v at p (room for 20 digits), returns the end. */
-static char *put_dec(char *p, unsigned long v) {
-  struct sbuf sb;
-  sb_init(&sb, p, 21);
-  sb_putu(&sb, v);
-  return p + sb.len;
-}
-
-static void say(const char *a, const char *b, long err) {
-  static const char pre[] = "dmtcp restart: ";
-  sys_write(2, pre, sizeof pre - 1);
-  sys_write(2, a, fmt_strlen(a));
-  if (b) sys_write(2, b, fmt_strlen(b));
-  if (err) {
-    char num[32] = " (errno ";
-    char *end = put_dec(num + 8, (unsigned long)(err < 0 ? -err : err));
-    *end++ = ')';
-    sys_write(2, num, (size_t)(end - num));
-  }
-  sys_write(2, "\n", 1);
-}
-
-static long write_file(const char *path, const char *text) {
-  long fd = sys_open(path, O_WRONLY, 0);
-  if (fd < 0) return fd;
-  long r = sys_write((int)fd, text, fmt_strlen(text));
-  sys_close((int)fd);
-  return r < 0 ? r : 0;
-}
-
-/* Maps the caller's ids to themselves, so the restored processes keep them. */
-static long map_ids(long uid, long gid) {
-  char line[64];
-  char *p = put_dec(line, (unsigned long)uid);
-  *p++ = ' ';
-  p = put_dec(p, (unsigned long)uid);
-  *p++ = ' ';
-  *p++ = '1';
-  *p = 0;
-  long r = write_file("/proc/self/uid_map", line);
-  if (r < 0) return r;
-  r = write_file("/proc/self/setgroups", "deny");
-  if (r < 0) return r;
-  p = put_dec(line, (unsigned long)gid);
-  *p++ = ' ';
-  p = put_dec(p, (unsigned long)gid);
-  *p++ = ' ';
-  *p++ = '1';
-  *p = 0;
-  return write_file("/proc/self/gid_map", line);
-}
-
 static __attribute__((noreturn)) void exit_like(int status) {
   if ((status & 0x7f) == 0) sys_exit_group((status >> 8) & 0xff);
   sys_exit_group(128 + (status & 0x7f));
 }
 
 int pidns_enter(void) {
-  long uid = sys_call0(__NR_geteuid), gid = sys_call0(__NR_getegid);
-  if (uid != 0) {
-    long r = sys_call1(__NR_unshare, CLONE_NEWUSER);
-    if (r < 0) {
-      say("cannot make a user namespace; pids stay virtual", NULL, r);
-      return 0;
-    }
-    r = map_ids(uid, gid);
-    if (r < 0) {
-      say("cannot map ids in the user namespace; pids stay virtual", NULL, r);
-      return 0;
-    }
-  }
+  if (ns_enter_user("pids stay virtual") < 0) return 0;
   long r = sys_call1(__NR_unshare, CLONE_NEWPID | CLONE_NEWNS);
   if (r < 0) {
-    say("cannot make a pid namespace; pids stay virtual", NULL, r);
+    ns_say("cannot make a pid namespace; pids stay virtual", NULL, r);
     return 0;
   }
   long init = sys_fork();
   if (init < 0) {
-    say("cannot start the namespace's init; pids stay virtual", NULL, init);
+    ns_say("cannot start the namespace's init; pids stay virtual", NULL, init);
     return 0;
   }
   if (init > 0) {
@@ -128,7 +63,7 @@ int pidns_enter(void) {
    * restored pids; private, so that the host's mounts never see it. */
   r = sys_call5(__NR_mount, 0, (long)"/", 0, MS_REC | MS_PRIVATE, 0);
   if (r == 0) r = sys_call5(__NR_mount, (long)"proc", (long)"/proc", (long)"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
-  if (r < 0) say("cannot mount /proc for the pid namespace: /proc shows the host's pids", NULL, r);
+  if (r < 0) ns_say("cannot mount /proc for the pid namespace: /proc shows the host's pids", NULL, r);
   return 1;
 }
 
@@ -141,8 +76,8 @@ long pidns_fork(long want) {
   long r = sys_call2(__NR_clone3, (long)&a, sizeof a);
   if (r >= 0) return r;
   char num[24];
-  *put_dec(num, (unsigned long)want) = 0;
-  say("cannot restore pid ", num, r);
+  *ns_put_dec(num, want) = 0;
+  ns_say("cannot restore pid ", num, r);
   return sys_fork();
 }
 

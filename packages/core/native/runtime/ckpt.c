@@ -266,6 +266,7 @@ static void after_restart(void) {
   /* Before any thread runs: a lock a thread held at checkpoint is its own
    * again under its new tid. */
   mutex_fix_owners_after_restart();
+  clocks_restarted();
   keep_restart_env();
   if (g_restart_info.unmap_end > g_restart_info.unmap_start)
     sys_munmap(g_restart_info.unmap_start, g_restart_info.unmap_end - g_restart_info.unmap_start);

@@ -399,7 +399,9 @@ static void json_meta(struct sbuf *sb, const struct builder *b, uint64_t ckpt_ns
   sb_json_str(sb, cwd);
   sb_puts(sb, ",\"ckpt_time_ns\":\"");
   sb_putu(sb, ckpt_ns);
-  sb_puts(sb, "\",\"itimers\":");
+  sb_puts(sb, "\",\"clocks\":");
+  clocks_json(sb);
+  sb_puts(sb, ",\"itimers\":");
   procstate_itimers_json(sb);
   sb_puts(sb, ",\"pending_signals\":");
   sigpending_json(sb);

@@ -194,6 +194,10 @@ HIDDEN void procstate_restore_rest(void);
 HIDDEN void procstate_restore_timers(void);    /* last thing before the threads resume */
 HIDDEN void procstate_itimers_json(struct sbuf *sb);
 
+/* ---- MONOTONIC and BOOTTIME across restarts (clocks.c) ---- */
+HIDDEN void clocks_json(struct sbuf *sb);  /* what the image says about them */
+HIDDEN void clocks_restarted(void);        /* take the restart's shift */
+
 /* ---- pending signals across a checkpoint (sigpending.c) ---- */
 HIDDEN uint32_t sigpending_take_thread(struct thread_rec *t);          /* in the suspend handler */
 HIDDEN void sigpending_put_back_thread(struct thread_rec *t, uint32_t gen); /* same, before the resume */

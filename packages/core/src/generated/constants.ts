@@ -156,6 +156,8 @@ export const DMTCP_REGION_VVAR = 0x20;
 export const DMTCP_REGION_ALL_DATA = 0x40;
 export const DMTCP_REGION_NORESERVE = 0x80;
 export const DMTCP_RESTART_PID_NS = 1;
+export const DMTCP_RESTART_TIME_NS = 2;
+export const DMTCP_RESTART_CLOCK_SHIFT = 4;
 
 // include/dmtcp/plugin.h
 export const DMTCP_PLUGIN_API_VERSION = 1;

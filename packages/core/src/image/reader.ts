@@ -220,6 +220,16 @@ export interface ImagePendingSignal {
   [extra: string]: unknown;
 }
 
+/** CLOCK_MONOTONIC and CLOCK_BOOTTIME at checkpoint as the program read them (ns, decimal strings), the
+ *  time namespace offsets they were read under (the program's view minus the host's) and the boot. */
+export interface ImageClocks {
+  boot_id: string;
+  monotonic_ns: string;
+  boottime_ns: string;
+  monotonic_offset_ns: string;
+  boottime_offset_ns: string;
+}
+
 /** The JSON metadata the runtime writes; unknown fields are kept. */
 export interface ImageMeta {
   version: number;
@@ -238,6 +248,8 @@ export interface ImageMeta {
   argv: string[];
   cwd: string;
   ckpt_time_ns: string;
+  /** null in images written before clocks were noted */
+  clocks: ImageClocks | null;
   /** all disarmed in images written before timers were saved */
   itimers: ImageItimers;
   pending_signals: ImagePendingSignal[];
@@ -555,6 +567,22 @@ export function parseImageMeta(text: string, header: ImageHeader, file: string):
       ino: c.int(fo, 'ino', where, 0),
     };
   });
+  let clocks: ImageClocks | null = null;
+  if (o['clocks'] !== undefined) {
+    const co = c.obj(o['clocks'], 'clocks');
+    const ns = (key: string): string => {
+      const v = c.str(co, key, 'clocks.', '');
+      if (!/^-?\d+$/.test(v)) c.fail(`field clocks.${key} is not an integer`);
+      return v;
+    };
+    clocks = {
+      boot_id: c.str(co, 'boot_id', 'clocks.', ''),
+      monotonic_ns: ns('monotonic_ns'),
+      boottime_ns: ns('boottime_ns'),
+      monotonic_offset_ns: ns('monotonic_offset_ns'),
+      boottime_offset_ns: ns('boottime_offset_ns'),
+    };
+  }
   const timers = o['itimers'] === undefined ? {} : c.obj(o['itimers'], 'itimers');
   const timer = (name: (typeof ITIMER_NAMES)[number]): ImageItimer => {
     const to = timers[name] === undefined ? {} : c.obj(timers[name], `itimers.${name}`);
@@ -591,6 +619,7 @@ export function parseImageMeta(text: string, header: ImageHeader, file: string):
     argv,
     cwd: c.str(o, 'cwd', '', ''),
     ckpt_time_ns: c.str(o, 'ckpt_time_ns', '', header.ckpt_time_ns),
+    clocks,
     itimers: { real: timer('real'), virtual: timer('virtual'), prof: timer('prof') },
     pending_signals: pending,
     threads,

@@ -26,6 +26,8 @@ export interface CliOptions {
   user?: RunAs;
   cwd?: string;
   label?: string;
+  /** A command the CLI runs under, e.g. `unshare --time ...` (it must exec the CLI in place). */
+  prefix?: readonly string[];
 }
 
 export interface CliResult extends ExitStatus {
@@ -49,7 +51,7 @@ export function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** Start `dmtcp ARGS...` without waiting for it. */
 export function startCli(args: readonly string[], opts: CliOptions = {}): Proc {
-  return new Proc([...userArgv(opts.user), ...cliArgv(), ...args], {
+  return new Proc([...userArgv(opts.user), ...(opts.prefix ?? []), ...cliArgv(), ...args], {
     env: childEnv(opts.env),
     cwd: opts.cwd,
     label: opts.label ?? `dmtcp ${args.join(' ')}`,
@@ -180,6 +182,7 @@ export interface LaunchOptions extends CoordinatorRef {
   cwd?: string;
   /** More launch options, placed before the program. */
   args?: readonly string[];
+  prefix?: readonly string[];
 }
 
 /** `dmtcp launch` PROG under the given coordinator; the handle's pid is the target's. */
@@ -188,7 +191,9 @@ export function launch(prog: string, args: readonly string[], opts: LaunchOption
     'launch', '--join-coordinator', '--coord-port', String(opts.port), '--ckptdir', opts.ckptDir,
     ...(opts.args ?? []), prog, ...args,
   ];
-  const proc = startCli(cli, { env: opts.env, user: opts.user, cwd: opts.cwd, label: `launch ${path.basename(prog)}` });
+  const proc = startCli(cli, {
+    env: opts.env, user: opts.user, cwd: opts.cwd, prefix: opts.prefix, label: `launch ${path.basename(prog)}`,
+  });
   return relateToCoordinator(proc, opts.port);
 }
 

@@ -3,6 +3,7 @@
 // (execve), which maps the images back and resumes the processes.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CLOCK_RULES, clockPlanImage, clockSpec, type ClockRule } from '../../image/clock-plan.ts';
 import { choosePidMode } from '../../image/pid-mode.ts';
 import { planRestartTree, treeSpec } from '../../image/restart-plan.ts';
 import { COMMON_OPTIONS, CliError, UsageError, coordAddress, formatOptions, parseArgs } from '../args.ts';
@@ -42,6 +43,13 @@ const OPTIONS = {
   'new-coordinator': { type: 'boolean', help: 'start a coordinator; fail if one is running' },
   'restore-pids': {
     type: 'boolean', help: 'give the processes their checkpointed pids back, in a new pid namespace (else they stay virtual)',
+  },
+  clocks: {
+    type: 'string', arg: 'RULE',
+    help: 'CLOCK_MONOTONIC/BOOTTIME across the restart: elapsed (default: they count the time the checkpoint was down) or frozen (they go on from their checkpoint values)',
+  },
+  'no-time-ns': {
+    type: 'boolean', help: 'never move the clocks with a time namespace (plugin-timer\'s wrappers shift them instead)',
   },
   ...COMMON_OPTIONS,
 } as const;
@@ -115,6 +123,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const mode = coordinatorMode(values);
   const coord = coordAddress(values, io.env);
+  const clockRule = (values.clocks ?? 'elapsed') as ClockRule;
+  if (!CLOCK_RULES.includes(clockRule)) throw new UsageError(`--clocks must be ${CLOCK_RULES.join(' or ')}, not '${values.clocks}'`);
   if (positionals.length === 0) throw new UsageError('missing IMAGE');
 
   const files = [...new Set(positionals.map((p) => path.resolve(io.cwd, p)))];
@@ -174,6 +184,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         io.err(`dmtcp restart: pids stay virtual: ${plan.reason}`);
       }
     }
+    const clocks = clockSpec(images.map((i) => clockPlanImage(i.meta)), clockRule, {
+      bootId: bootId(),
+      timeNamespace: values['no-time-ns'] !== true && (process.geteuid?.() === 0 || userNamespacesOff() === null),
+    });
+    if (clocks !== null) args.push('--clocks', clocks);
     native.execve(paths.restartImage, [...args, ...images.map((i) => i.path)], envList(env));
   } catch (err) {
     if (ensured.started) await sendUserCommand(ip, coord.port, { cmd: 'quit' }, 2000).catch(() => undefined);
@@ -181,6 +196,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     throw new CliError(`cannot execute ${paths.restartImage} (${why})`, 126);
   }
   throw new CliError('execve returned');
+}
+
+function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
 }
 
 /** Why this machine does not let an unprivileged user make user namespaces, or null. */
