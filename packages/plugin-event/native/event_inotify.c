@@ -10,7 +10,13 @@
  * since) is used up first: a dummy watch is added and removed for it.  The
  * IN_IGNORED events those removals queue are read off and dropped; any real
  * event that arrived meanwhile is kept, in order.  No read() translation is
- * needed. */
+ * needed.
+ *
+ * Whenever events are owed (after the drain at checkpoint, after a
+ * restart), one more watch is made and removed at once on a spare inode:
+ * its IN_IGNORED makes the descriptor readable in the kernel, so a program
+ * waiting in poll, epoll or select (or blocked in read) is woken, and the
+ * read() wrapper drops it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/inotify.h>
@@ -67,12 +73,24 @@ static void drain(struct event_rec *r) {
     long n = sys_read(r->fd, drained, want);
     if (n == -EINVAL) n = sys_read(r->fd, drained, sizeof drained);
     if (n <= 0) return;
+    /* A wake event from an earlier checkpoint the program has not read yet. */
+    n = (long)event_inotify_drop_wakes(r->fd, drained, (size_t)n);
     if (event_inotify_owe(r->fd, drained, (size_t)n) < 0) {
       event_log("fd %d (inotify): more queued events than this plugin keeps (%zu bytes); the rest are lost", r->fd,
                 sizeof drained);
       return;
     }
   }
+}
+
+/* Owed events are handed out by read(), which poll, epoll and select do
+ * not see: a wake event makes the kernel object itself readable. */
+static void wake_if_owed(int fd) {
+  if (!event_inotify_owes(fd)) return;
+  long rc = event_inotify_wake(fd);
+  if (rc < 0)
+    event_log("fd %d (inotify): cannot make it readable for the events it is owed (%s); poll and epoll see them only with the next event",
+              fd, event_errno_name(rc));
 }
 
 static void describe(struct event_table *t, struct event_rec *r, const char *fdinfo, size_t len) {
@@ -97,6 +115,9 @@ static void describe(struct event_table *t, struct event_rec *r, const char *fdi
   int noted = event_inotify_last_wd(r->fd);
   r->last_wd = noted > max_wd ? noted : max_wd;
   drain(r);
+  /* Queued now, it is there when the program resumes; the image does not
+   * keep the kernel's queue, the restart wakes the new object itself. */
+  wake_if_owed(r->fd);
 }
 
 static long create(const struct event_rec *r) {
@@ -111,15 +132,9 @@ static long add(int fd, const char *path, uint32_t mask) {
  * number it got, or -errno.  IN_MASK_CREATE refuses an inode already
  * watched, whose number is someone's. */
 static long burn(int fd) {
-  static const char *const spare[] = {"/", "/proc", "/dev", "/sys", "/tmp"};
-  for (size_t i = 0; i < sizeof spare / sizeof spare[0]; i++) {
-    long wd = add(fd, spare[i], IN_DELETE_SELF | IN_MASK_CREATE);
-    if (wd == -EEXIST || wd == -ENOENT || wd == -EACCES) continue;
-    if (wd < 0) return wd;
-    sys_call2(__NR_inotify_rm_watch, fd, wd);
-    return wd;
-  }
-  return -EEXIST;
+  long wd = event_inotify_spare_watch(fd);
+  if (wd >= 0) sys_call2(__NR_inotify_rm_watch, fd, wd);
+  return wd;
 }
 
 static void owe_ignored(int fd, int wd) {
@@ -152,6 +167,7 @@ static void sift(const struct event_table *t, const struct event_rec *r) {
 }
 
 static int fill(struct event_table *t, struct event_rec *r) {
+  event_inotify_forget_wakes(r->fd);
   int next = 1;
   int ok = 0;
   for (size_t i = r->wfirst; i < r->wfirst + r->wn; i++) {
@@ -191,6 +207,9 @@ static int fill(struct event_table *t, struct event_rec *r) {
     next = (int)b + 1;
   }
   sift(t, r);
+  /* After the epoll sets are filled or before, either way they see it: an
+   * interest added later finds it ready, one added earlier is woken. */
+  wake_if_owed(r->fd);
   event_debug("fd %d (inotify): %d of %zu watches back", r->fd, ok, r->wn);
   return 0;
 }

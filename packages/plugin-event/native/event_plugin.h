@@ -166,6 +166,19 @@ DMTCP_HIDDEN int event_inotify_last_wd(int fd);
  * restart), which read() hands out before the kernel's: appends n bytes;
  * 0, or -1 when the buffer is full. */
 DMTCP_HIDDEN int event_inotify_owe(int fd, const void *events, size_t n);
+/* Whether fd is owed events. */
+DMTCP_HIDDEN int event_inotify_owes(int fd);
+/* A watch on an inode no watch of fd is on (IN_MASK_CREATE): its wd or -errno. */
+DMTCP_HIDDEN long event_inotify_spare_watch(int fd);
+/* Makes fd readable in the kernel: a spare watch, noted as a wake watch,
+ * removed at once, so a real IN_IGNORED is queued that read() drops;
+ * 0 or -errno. */
+DMTCP_HIDDEN long event_inotify_wake(int fd);
+/* Removes the IN_IGNORED of fd's wake watches from n bytes of events in
+ * buf (forgetting those watches); the bytes kept. */
+DMTCP_HIDDEN size_t event_inotify_drop_wakes(int fd, char *buf, size_t n);
+/* fd is a new kernel object (restart): its old wake watches mean nothing. */
+DMTCP_HIDDEN void event_inotify_forget_wakes(int fd);
 
 /* ---- phases ---- */
 DMTCP_HIDDEN void event_scan(struct event_table *t);

@@ -79,3 +79,47 @@ for (const user of [undefined, 'nobody'] as const) {
     await rm(dir, { recursive: true, force: true });
   });
 }
+
+// A program that waits for the descriptor to be readable (epoll_wait with an
+// edge-triggered interest, or poll) before it reads: the events queued at
+// each checkpoint are drained from the kernel, so unless the kernel object
+// is made readable again the wait sleeps through them (a lost wakeup, which
+// the fixture reports as BAD after 3 s).  On resume and after each restart
+// every tick must count exactly its own create and modify.
+const WAIT_LINE = /^tick (\d+) create (\d+) modify (\d+)$/;
+
+function waitCounts(proc: Proc): number {
+  expect(proc.lines().filter((l) => l.startsWith('BAD')), proc.describe()).toEqual([]);
+  let n = 0;
+  for (const l of proc.lines()) {
+    const m = WAIT_LINE.exec(l);
+    if (!m) continue;
+    const [tick, creates, modifies] = m.slice(1).map(Number) as [number, number, number];
+    expect({ creates, modifies }, `${l}\n${proc.describe()}`).toEqual({ creates: tick, modifies: tick });
+    n++;
+  }
+  return n;
+}
+
+for (const mode of ['epoll', 'poll'] as const) {
+  for (const user of [undefined, 'nobody'] as const) {
+    test(`inotify: a program waiting in ${mode} is woken for the events drained at checkpoint, on resume and over 3 restarts${user ? ' as nobody' : ''}`, async () => {
+      const exe = await fixture('inotify_wait.c');
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'dmtcp-inotify-wait-'));
+      await chmod(dir, 0o777);
+      const coord = await startCoordinator();
+      const as: { user?: RunAs } = user ? { user } : {};
+      let proc = launch(exe, [mode, dir], { ...coord, env: BUILTINS, ...as });
+      await proc.waitForLine(/^tick 3 /);
+      for (let cycle = 1; cycle <= 3; cycle++) {
+        const before = proc;
+        proc = (await checkpointKillRestart(proc, TICK, coord, { env: BUILTINS, ...as, linesAfterRestart: 4 })).proc;
+        waitCounts(before);
+        expect(waitCounts(proc)).toBeGreaterThanOrEqual(4);
+        expect(eventMessages(proc), proc.describe()).toEqual([]);
+      }
+      expect(warnings(coord)).toEqual([]);
+      await rm(dir, { recursive: true, force: true });
+    });
+  }
+}
