@@ -1,8 +1,9 @@
-// One eventfd, one epoll set and one pipe held by a parent and its child
-// (made before the fork, test/fixtures/fork.c): after each restart they
-// are one object again, so what the child writes to the eventfd the parent
-// reads, and the interest the child adds to the set the parent finds in
-// its own. As root and as an unprivileged user.
+// One eventfd, one epoll set, one signalfd and one pipe held by a parent and
+// its child (made before the fork, test/fixtures/fork.c): after each
+// restart they are one description again, so what the child writes to the
+// eventfd the parent reads, the interest the child adds to the set the
+// parent finds in its own, and the O_NONBLOCK the child sets and clears on
+// the signalfd the parent sees change. As root and as an unprivileged user.
 import { afterEach, expect, test } from 'vitest';
 import { checkpointKillRestart, cleanup, launch, startCoordinator, type Proc } from '@dmtcp/core/testing';
 import { BUILTINS, eventMessages, fixture } from './helpers.ts';
@@ -10,7 +11,7 @@ import { BUILTINS, eventMessages, fixture } from './helpers.ts';
 afterEach(cleanup);
 
 const TICK = /^tick (\d+) wrote \d+$/;
-const PARENT = /^parent sum (\d+) seen (\d+)$/;
+const PARENT = /^parent sum (\d+) seen (\d+) nb ([01])$/;
 
 function lastTick(proc: Proc): number {
   let last = 0;
@@ -21,21 +22,22 @@ function lastTick(proc: Proc): number {
   return last;
 }
 
-function parentLines(proc: Proc): { sum: number; seen: number }[] {
+function parentLines(proc: Proc): { sum: number; seen: number; nb: number }[] {
   return proc.lines().flatMap((l) => {
     const m = PARENT.exec(l);
-    return m ? [{ sum: Number(m[1]), seen: Number(m[2]) }] : [];
+    return m ? [{ sum: Number(m[1]), seen: Number(m[2]), nb: Number(m[3]) }] : [];
   });
 }
 
-/** Waits until the parent has read more than `sum` from the eventfd and has
- *  seen an interest the child added after tick `tick`. */
+/** Waits until the parent has read more than `sum` from the eventfd, has
+ *  seen an interest the child added after tick `tick`, and has seen the
+ *  signalfd's O_NONBLOCK both set and cleared. */
 async function parentFollows(proc: Proc, sum: number, tick: number): Promise<void> {
-  await proc.waitUntil(
-    () => (parentLines(proc).some((l) => l.sum > sum) && parentLines(proc).some((l) => l.seen > tick) ? true : undefined),
-    `waiting for the parent to read past ${sum} and to see an interest added after tick ${tick}`,
-    10_000,
-  );
+  await proc.waitUntil(() => {
+    const lines = parentLines(proc);
+    const toggled = lines.some((l) => l.nb === 1) && lines.some((l) => l.nb === 0);
+    return lines.some((l) => l.sum > sum) && lines.some((l) => l.seen > tick) && toggled ? true : undefined;
+  }, `waiting for the parent to read past ${sum}, to see an interest added after tick ${tick} and the signalfd's O_NONBLOCK change`, 10_000);
   const lines = parentLines(proc);
   const wrote = lastTick(proc);
   for (let i = 1; i < lines.length; i++) expect(lines[i]!.sum, proc.describe()).toBeGreaterThanOrEqual(lines[i - 1]!.sum);
@@ -47,7 +49,7 @@ async function parentFollows(proc: Proc, sum: number, tick: number): Promise<voi
 test.each([
   ['as root', undefined],
   ['as an unprivileged user', 'nobody' as const],
-])('fork: eventfd and epoll set stay shared between parent and child over 3 restarts: %s', async (_what, user) => {
+])('fork: eventfd, epoll set and signalfd stay shared between parent and child over 3 restarts: %s', async (_what, user) => {
   const exe = await fixture('fork.c');
   const coord = await startCoordinator();
   let proc = launch(exe, [], { ...coord, env: BUILTINS, user });
