@@ -87,7 +87,7 @@ void event_share_plan(struct event_table *t) {
   for (size_t i = 0; i < EVENT_MAX_FDS; i++) S.role[i] = '=';
   size_t lines = 0;
   for (size_t i = 0; i < S.nrecs; i++)
-    if (t->recs[i].leader == (int)i && share_letter(t->recs[i].kind)) lines++;
+    if (share_letter(t->recs[i].kind)) lines++;
   if (lines) {
     char name[80];
     struct sbuf nb;
@@ -106,11 +106,16 @@ void event_share_plan(struct event_table *t) {
   sb_init(&b, record, sizeof record);
   if (lines && S.ep.sock >= 0) {
     sb_format(&b, "h %ld\ns %s\n", t->pid, S.ep.name);
+    /* Dups too, linked to their leader: another process may have found
+     * the description under a dup's number. */
     for (size_t i = 0; i < S.nrecs; i++) {
       const struct event_rec *r = &t->recs[i];
       char k = share_letter(r->kind);
-      if (r->leader != (int)i || !k) continue;
-      sb_format(&b, "d %c %d %ld %d\n", k, r->fd, r->shared_pid, r->shared_pid ? r->shared_fd : -1);
+      if (!k) continue;
+      if (r->leader != (int)i)
+        sb_format(&b, "d %c %d %ld %d\n", k, r->fd, t->pid, t->recs[r->leader].fd);
+      else
+        sb_format(&b, "d %c %d %ld %d\n", k, r->fd, r->shared_pid, r->shared_pid ? r->shared_fd : -1);
     }
   }
   int sent = lines && S.ep.sock >= 0 && !b.overflow;
@@ -128,9 +133,10 @@ void event_share_plan(struct event_table *t) {
   const char *p = reply;
   for (size_t i = 0; i < S.nrecs && *p; i++) {
     const struct event_rec *r = &t->recs[i];
-    if (r->leader != (int)i || !share_letter(r->kind)) continue;
+    if (!share_letter(r->kind)) continue;
     char c = *p++;
-    if (c == 'L' || c == '<') {
+    /* A dup follows its leader (event_restore.c makes it from there). */
+    if (r->leader == (int)i && (c == 'L' || c == '<')) {
       S.role[i] = c;
       S.key[i] = (int)take_dec(&p);
       S.got[i] = -ETIMEDOUT;

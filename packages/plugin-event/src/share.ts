@@ -7,11 +7,13 @@
 // Record (text, one item per line, fields separated by one space):
 //   h PID                  the process's kernel pid at checkpoint
 //   s SOCKET               where it receives descriptors
-//   d KIND FD LPID LFD     one per description: KIND e eventfd, s signalfd,
+//   d KIND FD LPID LFD     one per descriptor: KIND e eventfd, s signalfd,
 //                          p epoll; FD its number here; LPID LFD the
 //                          ancestor's pid and fd the checkpoint found it
-//                          shared with (0 -1: none)
-// Reply: one line per "d" line, in order: "=" (restore it alone), "L K"
+//                          shared with (0 -1: none), or, for a dup, this
+//                          process's pid and the number it is a dup of
+// Reply: one line per "d" line, in order (a dup's line is the same as its
+// leader's and is not acted on): "=" (restore it alone), "L K"
 // (make it, it is object K), "< K" (object K comes from another process);
 // then, for a process that makes objects, one line per receiver:
 //   x SOCKET K...          send objects K... there

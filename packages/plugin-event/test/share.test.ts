@@ -48,3 +48,11 @@ test('malformed records fail with a line naming the process', () => {
   expect(() => decodeShareRecord(Buffer.from('d e 3 0 -1\n'), P)).toThrow(/no socket/);
   expect(() => decodeShareRecord(Buffer.from('h 1\ns a\nd e 3 0 -1'), P)).toThrow(/newline/);
 });
+
+test('a dup links to its own leader, so a child that found the description under the dup\'s number still joins it', () => {
+  const out = sharePolicy([
+    rec(P, 'h 100\ns a\nd e 3 0 -1\nd e 5 100 3\n'),
+    rec(C, 'h 101\ns b\nd e 3 100 5\n'),
+  ]);
+  expect(replies(out)).toEqual({ [P]: 'L 0\nL 0\nx b 0\n', [C]: '< 0\n' });
+});
