@@ -1,4 +1,4 @@
-// The toolkit headers (include/dmtcp/{sys,fmt,hash,fds,debug,visibility,usermem}.h)
+// The toolkit headers (include/dmtcp/{sys,fmt,hash,fds,debug,visibility,usermem,fdpass}.h)
 // are used from signal handlers, the freestanding restart program and plugin
 // libraries: each must compile on its own with no libc header in reach, and
 // sys.h + fmt.h must be enough for a program linked without any library.
@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { paths } from '../src/paths.ts';
 
 const CC = process.env['CC'] ?? 'cc';
-const TOOLKIT = ['sys.h', 'fmt.h', 'hash.h', 'fds.h', 'debug.h', 'visibility.h', 'usermem.h', 'timens.h'];
+const TOOLKIT = ['sys.h', 'fmt.h', 'hash.h', 'fds.h', 'debug.h', 'visibility.h', 'usermem.h', 'timens.h', 'fdpass.h'];
 const STRICT = ['-std=gnu11', '-Wall', '-Wextra', '-Werror'];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dmtcp-toolkit-'));

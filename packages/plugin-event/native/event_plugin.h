@@ -101,6 +101,7 @@ struct event_table {
   size_t nwatches;
   int fds[EVENT_MAX_FDS * 4]; /* checkpoint: every open fd of the process, for finding epoll targets */
   size_t nfds;
+  long pid;      /* checkpoint: the process's kernel pid, which other processes' shared_pid name */
   int kcmp_ok;   /* checkpoint: kcmp answered */
   int valid;     /* a complete scan is in the table */
   int truncated; /* more descriptors or interests than the table holds */
@@ -179,6 +180,20 @@ DMTCP_HIDDEN long event_inotify_wake(int fd);
 DMTCP_HIDDEN size_t event_inotify_drop_wakes(int fd, char *buf, size_t n);
 /* fd is a new kernel object (restart): its old wake watches mean nothing. */
 DMTCP_HIDDEN void event_inotify_forget_wakes(int fd);
+
+/* ---- sharing with other processes at restart (event_share.c) ---- */
+/* The "event:share" barrier, which every process reaches: who makes each
+ * shared object and who receives it. */
+DMTCP_HIDDEN void event_share_plan(struct event_table *t);
+/* Record i (a leader): '=' restores it alone, 'L' makes it and sends it,
+ * '<' receives it (event_share_take). */
+DMTCP_HIDDEN int event_share_role(size_t i);
+/* The maker's part, once its objects are made: never blocks for long. */
+DMTCP_HIDDEN void event_share_send(const struct event_table *t);
+/* The descriptor received for record i (the caller owns it), or -errno
+ * once the deadline has passed. */
+DMTCP_HIDDEN long event_share_take(size_t i);
+DMTCP_HIDDEN void event_share_finish(void);
 
 /* ---- phases ---- */
 DMTCP_HIDDEN void event_scan(struct event_table *t);

@@ -5,8 +5,11 @@
  *      its number, by its kind's create;
  *   2. dups of it are made from it (one description again);
  *   3. epoll interest lists are filled, a set contained in another first;
- *   4. one line per object another process shared at checkpoint: after
- *      this restart each process has its own. */
+ *   Before 1, the "event:share" barrier (event_share.c) says which objects
+ *   another process held as the same description: the lowest holder makes
+ *   each and sends it, the others place what they receive instead of
+ *   making a copy (and do not fill its interest list: the maker does);
+ *   one line for a shared object that nonetheless comes back as a copy. */
 #include <fcntl.h>
 
 #include "dmtcp/sys.h"
@@ -61,22 +64,53 @@ static void fill_sets(struct event_table *t) {
   }
 }
 
+/* A description another process made: placed at its number, or, when it
+ * did not come, a copy made here. */
+static void restore_received(struct event_rec *r, size_t i) {
+  const struct event_kind_ops *ops = event_ops(r);
+  long fd = event_share_take(i);
+  if (fd >= 0 && !occupied(r->fd)) {
+    long rc = event_install(fd, r->fd, r->cloexec);
+    if (rc == 0) {
+      r->outcome = EO_RESTORED;
+      r->filled = 1; /* its maker fills the interest list, which is the description's */
+      return;
+    }
+    fd = rc;
+  } else if (fd >= 0) {
+    sys_close((int)fd);
+  }
+  event_log("fd %d (%s): the process sharing it did not send it (%s); it comes back as this process's own copy", r->fd,
+            ops->name, event_errno_name(fd));
+  restore_object(r);
+}
+
 void event_restore(struct event_table *t) {
-  if (!t->valid) return;
+  /* Every process reaches the barrier, whatever its table holds. */
+  event_share_plan(t);
+  if (!t->valid) {
+    event_share_finish();
+    return;
+  }
   for (size_t i = 0; i < t->nrecs; i++) {
     t->recs[i].outcome = EO_PENDING;
     t->recs[i].filled = 0;
   }
   for (size_t i = 0; i < t->nrecs; i++)
-    if (t->recs[i].leader == (int)i) restore_object(&t->recs[i]);
+    if (t->recs[i].leader == (int)i && event_share_role(i) != '<') restore_object(&t->recs[i]);
+  event_share_send(t);
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (t->recs[i].leader == (int)i && event_share_role(i) == '<') restore_received(&t->recs[i], i);
   for (size_t i = 0; i < t->nrecs; i++)
     if (t->recs[i].leader != (int)i) restore_dup(t, &t->recs[i]);
   fill_sets(t);
   for (size_t i = 0; i < t->nrecs; i++) {
     const struct event_rec *r = &t->recs[i];
-    if (r->leader == (int)i && r->shared_pid)
+    if (r->leader == (int)i && r->shared_pid && event_share_role(i) == '=')
       event_log("fd %d (%s) was one object with fd %d of pid %ld at checkpoint; after restart each process has its own",
                 r->fd, event_ops(r)->name, r->shared_fd, r->shared_pid);
-    event_debug("fd %d (%s): %s", r->fd, event_ops(r)->name, r->outcome == EO_RESTORED ? "restored" : "not restored");
+    event_debug("fd %d (%s): %s%s", r->fd, event_ops(r)->name, r->outcome == EO_RESTORED ? "restored" : "not restored",
+                event_share_role(r->leader) == '<' ? ", shared with the process that made it" : "");
   }
+  event_share_finish();
 }

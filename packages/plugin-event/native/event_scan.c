@@ -94,6 +94,7 @@ void event_scan(struct event_table *t) {
   t->truncated = 0;
   t->valid = 0;
   t->kcmp_ok = 1;
+  t->pid = sys_getpid();
   t->nfds = event_list_fds(0, t->fds, sizeof t->fds / sizeof t->fds[0]);
   for (size_t i = 0; i < t->nfds; i++) {
     char link[64];

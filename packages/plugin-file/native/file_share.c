@@ -11,9 +11,8 @@
  * and its descriptions (create_object, open_description); this file owns
  * the exchange and is called by the restore loop, never calling back.
  *
- * Sends never wait for a receiver: a process first sends everything it
- * owes (taking in what arrives meanwhile when a queue is full), then waits
- * for what it is owed, so no cycle of processes can block.
+ * The passing itself (endpoints, batches, never-blocking sends, the
+ * sender's uid) is the toolkit's dmtcp/fdpass.h.
  *
  * Runs in the checkpoint thread of the restarted process, before any
  * application thread runs: kernel calls only, memory from mmap. */
@@ -23,30 +22,17 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
+#include "dmtcp/fdpass.h"
 #include "dmtcp/plugin.h"
 #include "file_plugin.h"
 #include "dmtcp/sys.h"
 
 #define SHARE_MAGIC 0x31666c64u
-#define SHARE_BATCH 64
+#define SHARE_BATCH FDPASS_BATCH
 #define SHARE_WAIT_MS 30000
 /* The largest payload a barrier reply can carry. */
 #define SHARE_REPLY_CAP (4u * 1024u * 1024u)
-
-struct share_ent {
-  uint64_t owner;
-  int32_t owner_fd;
-  int32_t has_fd;
-};
-
-struct share_msg {
-  uint32_t magic;
-  uint32_t n;
-  struct share_ent ent[SHARE_BATCH];
-};
 
 /* A description this process made, for itself or for others. */
 struct share_cls {
@@ -67,8 +53,7 @@ static struct {
   struct file_restart *c;
   struct file_table *t;
   int base;
-  long sock;
-  char name[80];
+  struct fdpass_ep ep;
   char *rec;
   size_t rec_cap;
   char *reply;
@@ -82,7 +67,6 @@ static struct {
   size_t ncls, cls_cap;
   struct share_got *got;
   size_t ngot, got_cap;
-  int noisy_sender;
   long wait_until; /* one deadline for everything this process waits for */
 } S;
 
@@ -124,39 +108,14 @@ static void next_line(const char **pp) {
   *pp = p;
 }
 
-static socklen_t abstract_addr(struct sockaddr_un *a, const char *name, size_t n) {
-  memset(a, 0, sizeof *a);
-  a->sun_family = AF_UNIX;
-  if (n > sizeof a->sun_path - 1) n = sizeof a->sun_path - 1;
-  memcpy(a->sun_path + 1, name, n);
-  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-}
-
 static void open_socket(void) {
+  char name[80];
   struct sbuf b;
-  sb_init(&b, S.name, sizeof S.name);
+  sb_init(&b, name, sizeof name);
   sb_puts(&b, "dmtcp-file:");
   sb_putx(&b, file_self_upid(), FILE_KEY_HEX);
   sb_format(&b, ":%lx", sys_getpid());
-  long s = sys_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s >= 0) s = file_park(s, S.base);
-  if (s < 0) {
-    S.sock = s;
-    return;
-  }
-  struct sockaddr_un a;
-  socklen_t len = abstract_addr(&a, S.name, b.len);
-  long rc = sys_bind((int)s, &a, len);
-  int on = 1;
-  if (rc == 0) rc = sys_setsockopt((int)s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
-  if (rc < 0) {
-    sys_close((int)s);
-    S.sock = rc;
-    return;
-  }
-  int big = 1 << 20;
-  sys_setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  S.sock = s;
+  fdpass_open(&S.ep, name, b.len, SHARE_MAGIC, S.base);
 }
 
 /* Without the coordinator's answer: objects whose every end is in this
@@ -180,7 +139,6 @@ void file_share_plan(struct file_restart *c) {
   S.c = c;
   S.t = t;
   S.base = c->scratch_base;
-  S.sock = -1;
   open_socket();
   size_t lines = 0;
   for (size_t i = 0; i < t->nrecs; i++)
@@ -191,8 +149,8 @@ void file_share_plan(struct file_restart *c) {
   struct sbuf b = {0, 0, 0, 1};
   if (S.rec) {
     sb_init(&b, S.rec, S.rec_cap);
-    if (S.sock >= 0) sb_format(&b, "s %s\n", S.name);
-    for (size_t i = 0; i < t->nrecs && S.sock >= 0; i++) {
+    if (S.ep.sock >= 0) sb_format(&b, "s %s\n", S.ep.name);
+    for (size_t i = 0; i < t->nrecs && S.ep.sock >= 0; i++) {
       struct file_rec *r = &t->recs[i];
       char kind = file_share_kind(r);
       if (r->leader != (int)i || !kind) continue;
@@ -204,13 +162,13 @@ void file_share_plan(struct file_restart *c) {
     }
   }
   size_t len = S.reply ? SHARE_REPLY_CAP : 0;
-  int sent = S.rec && !b.overflow && S.sock >= 0;
+  int sent = S.rec && !b.overflow && S.ep.sock >= 0;
   int rc = dmtcp_global_barrier(FILE_BARRIER_SHARE, sent ? S.rec : "", sent ? b.len : 0, S.reply, &len);
   int answered = sent && rc == DMTCP_NS_OK && S.reply && len > 0;
-  if (S.sock < 0 && lines)
+  if (S.ep.sock < 0 && lines)
     file_log("cannot open a socket to exchange descriptors with the other processes (%s); pipes and files they "
              "share come back unshared",
-             file_errno_name(S.sock));
+             file_errno_name(S.ep.sock));
   else if (lines && !answered)
     file_debug("barrier %s: no answer (%d); pipes and files shared between processes come back unshared",
                FILE_BARRIER_SHARE, rc);
@@ -387,112 +345,43 @@ static long class_for_line(uint64_t obj, char kind, char mode, uint64_t owner, i
 
 /* ---- the exchange ---- */
 
-union share_cbuf {
-  struct cmsghdr h;
-  char buf[CMSG_SPACE(sizeof(int) * SHARE_BATCH) + CMSG_SPACE(sizeof(struct ucred))];
-};
-
 static struct share_got *arrival_of(uint64_t owner, int owner_fd) {
   for (size_t k = 0; k < S.ngot; k++)
     if (S.got[k].owner == owner && S.got[k].owner_fd == owner_fd) return &S.got[k];
   return NULL;
 }
 
-/* Takes in every datagram waiting on the socket. */
-static void take_in(void) {
-  for (;;) {
-    struct share_msg m;
-    union share_cbuf cb;
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr h = {0};
-    h.msg_iov = &iov;
-    h.msg_iovlen = 1;
-    h.msg_control = cb.buf;
-    h.msg_controllen = sizeof cb.buf;
-    long n = sys_recvmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n == -EINTR) continue;
-    if (n < 0) return;
-    int fds[SHARE_BATCH];
-    int nfds = 0, trusted = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level != SOL_SOCKET) continue;
-      if (c->cmsg_type == SCM_RIGHTS) {
-        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int j = 0; j < k && nfds < SHARE_BATCH; j++) memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
-      } else if (c->cmsg_type == SCM_CREDENTIALS) {
-        struct ucred u;
-        memcpy(&u, CMSG_DATA(c), sizeof u);
-        long me = sys_getuid();
-        trusted = u.uid == (uid_t)me || u.uid == 0;
-      }
-    }
-    int ok = trusted && (size_t)n >= offsetof(struct share_msg, ent) && m.magic == SHARE_MAGIC && m.n <= SHARE_BATCH &&
-             (size_t)n >= offsetof(struct share_msg, ent) + m.n * sizeof(struct share_ent);
-    if (!ok && !S.noisy_sender) {
-      S.noisy_sender = 1;
-      file_log("ignored a message on the descriptor exchange socket that did not come from this computation");
-    }
-    int next = 0;
-    for (uint32_t k = 0; ok && k < m.n; k++) {
-      struct share_ent *e = &m.ent[k];
-      long fd = -EIO;
-      if (e->has_fd) {
-        if (next >= nfds) break;
-        fd = fds[next];
-        fds[next++] = -1;
-      }
-      struct share_got *g = arrival_of(e->owner, e->owner_fd);
-      if (!g || g->arrived) {
-        if (fd >= 0) sys_close((int)fd);
-        continue;
-      }
-      g->arrived = 1;
-      g->fd = fd >= 0 ? file_park(fd, S.base) : fd;
-    }
-    for (int j = 0; j < nfds; j++)
-      if (fds[j] >= 0) sys_close(fds[j]);
-    if (h.msg_flags & MSG_CTRUNC) file_log("descriptors sent by another process were cut off on the way");
+static void arrived(void *ctx, const struct fdpass_tag *tag, long fd) {
+  (void)ctx;
+  struct share_got *g = arrival_of(tag->key, tag->sub);
+  if (!g || g->arrived) {
+    if (fd >= 0) sys_close((int)fd);
+    return;
   }
+  g->arrived = 1;
+  g->fd = fd >= 0 ? file_park(fd, S.base) : fd;
 }
 
-static int send_batch(const char *to, size_t to_len, struct share_msg *m, const int *fds, int nfds, long deadline) {
-  union share_cbuf cb;
-  struct sockaddr_un a;
-  socklen_t alen = abstract_addr(&a, to, to_len);
-  struct iovec iov = {m, offsetof(struct share_msg, ent) + m->n * sizeof(struct share_ent)};
-  struct msghdr h = {0};
-  h.msg_name = &a;
-  h.msg_namelen = alen;
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  if (nfds) {
-    memset(&cb, 0, sizeof cb);
-    h.msg_control = cb.buf;
-    h.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-  }
-  for (;;) {
-    long rc = sys_sendmsg((int)S.sock, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (rc >= 0) return 0;
-    if (rc == -EINTR) continue;
-    if ((rc == -EAGAIN || rc == -ENOBUFS) && sys_clock_ms() < deadline) {
-      /* The receiver's queue is full: it empties once that process is done
-       * sending too; meanwhile take in what is sent to us. */
-      take_in();
-      sys_nanosleep_ms(1);
-      continue;
-    }
-    file_log("cannot send descriptors to another process of the computation (%s)", file_errno_name(rc));
-    return -1;
-  }
+/* Takes in every datagram waiting on the socket. */
+static void take_in(void) {
+  unsigned rejected = S.ep.rejected, truncated = S.ep.truncated;
+  fdpass_take_in(&S.ep, arrived, NULL);
+  if (S.ep.rejected && !rejected)
+    file_log("ignored a message on the descriptor exchange socket that did not come from this computation");
+  if (S.ep.truncated > truncated) file_log("descriptors sent by another process were cut off on the way");
+}
+
+static void send_batch(const char *to, size_t to_len, const struct fdpass_tag *tags, const int *fds, size_t n,
+                       long deadline) {
+  unsigned rejected = S.ep.rejected;
+  long rc = fdpass_send(&S.ep, to, to_len, tags, fds, n, deadline, arrived, NULL);
+  if (S.ep.rejected && !rejected)
+    file_log("ignored a message on the descriptor exchange socket that did not come from this computation");
+  if (rc < 0) file_log("cannot send descriptors to another process of the computation (%s)", file_errno_name(rc));
 }
 
 void file_share_send(void) {
-  if (!S.sends || S.sock < 0) return;
+  if (!S.sends || S.ep.sock < 0) return;
   long deadline = sys_clock_ms() + SHARE_WAIT_MS;
   const char *p = S.sends;
   while (*p) {
@@ -507,11 +396,9 @@ void file_share_send(void) {
     size_t to_len = (size_t)(p - to);
     long count = (long)take_dec(&p);
     next_line(&p);
-    struct share_msg m;
+    struct fdpass_tag tags[SHARE_BATCH];
     int fds[SHARE_BATCH];
-    int nfds = 0;
-    m.magic = SHARE_MAGIC;
-    m.n = 0;
+    size_t n = 0;
     for (long k = 0; k < count && *p == 'c'; k++) {
       p++;
       uint64_t obj = take_hex(&p);
@@ -523,18 +410,14 @@ void file_share_send(void) {
       int64_t pos = take_dec(&p);
       next_line(&p);
       long fd = class_for_line(obj, kind, mode, owner, owner_fd, flags, pos);
-      struct share_ent *e = &m.ent[m.n++];
-      e->owner = owner;
-      e->owner_fd = owner_fd;
-      e->has_fd = fd >= 0;
-      if (fd >= 0) fds[nfds++] = (int)fd;
-      if (m.n == SHARE_BATCH) {
-        send_batch(to, to_len, &m, fds, nfds, deadline);
-        m.n = 0;
-        nfds = 0;
+      tags[n] = (struct fdpass_tag){owner, owner_fd, 0};
+      fds[n++] = fd >= 0 ? (int)fd : -1;
+      if (n == SHARE_BATCH) {
+        send_batch(to, to_len, tags, fds, n, deadline);
+        n = 0;
       }
     }
-    if (m.n) send_batch(to, to_len, &m, fds, nfds, deadline);
+    if (n) send_batch(to, to_len, tags, fds, n, deadline);
   }
 }
 
@@ -542,19 +425,12 @@ long file_share_received(size_t i) {
   const struct file_rec *r = &S.t->recs[i];
   struct share_got *g = arrival_of(r->owner, r->owner_fd);
   if (!g) return -ENOMEM;
-  if (!g->arrived && S.sock >= 0) {
+  if (!g->arrived && S.ep.sock >= 0) {
     if (!S.wait_until) S.wait_until = sys_clock_ms() + SHARE_WAIT_MS;
     long deadline = S.wait_until;
     for (;;) {
       take_in();
-      if (g->arrived) break;
-      long left = deadline - sys_clock_ms();
-      if (left <= 0) break;
-      struct {
-        int fd;
-        short events, revents;
-      } pfd = {(int)S.sock, 1 /* POLLIN */, 0};
-      sys_poll(&pfd, 1, left < 200 ? left : 200);
+      if (g->arrived || !fdpass_wait(&S.ep, deadline)) break;
     }
   }
   if (!g->arrived) return -ETIMEDOUT;
@@ -570,7 +446,7 @@ void file_share_finish(void) {
     if (S.cls[k].fd >= 0) sys_close((int)S.cls[k].fd);
   for (size_t k = 0; k < S.ngot; k++)
     if (S.got[k].arrived && S.got[k].fd >= 0) sys_close((int)S.got[k].fd);
-  if (S.sock >= 0) sys_close((int)S.sock);
+  fdpass_close(&S.ep);
   if (S.arena) sys_munmap_ptr(S.arena, round_page(S.arena_cap));
   if (S.rec) sys_munmap_ptr(S.rec, round_page(S.rec_cap));
   if (S.reply) sys_munmap_ptr(S.reply, round_page(SHARE_REPLY_CAP + 1));

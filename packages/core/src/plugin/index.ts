@@ -124,3 +124,5 @@ export function coordinatorPluginProblem(value: unknown): string | null {
   }
   return null;
 }
+
+export { assignCreators, compareUpid, type Assignment, type Holding } from './sharing.ts';
