@@ -62,6 +62,8 @@ DMTCP_HIDDEN int timer_clock_passed(clockid_t clock, const struct timespec *t);
 DMTCP_HIDDEN void timer_cpuclock_translate(clockid_t c, clockid_t *kernel, int64_t *offset_ns);
 DMTCP_HIDDEN clockid_t timer_cpuclock_kernel(clockid_t c);
 DMTCP_HIDDEN int64_t timer_cpuclock_offset(clockid_t c);
+/* The offset of the thread with kernel tid rtid (this life)'s CPU clock. */
+DMTCP_HIDDEN int64_t timer_cpuclock_thread_offset(pid_t rtid);
 DMTCP_HIDDEN void timer_cpuclock_checkpoint(void);     /* WRITE_CKPT */
 DMTCP_HIDDEN void timer_cpuclock_restarted(void);      /* RESTART, before the timers */
 DMTCP_HIDDEN void timer_cpuclock_thread_suspend(void); /* each user thread, as it stops */

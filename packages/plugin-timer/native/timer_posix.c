@@ -258,7 +258,11 @@ DMTCP_EXPORT int timer_settime(timer_t id, int flags, const struct itimerspec *r
   if (!t) return fail(-EINVAL);
   if (dmtcp_disable_ckpt) dmtcp_disable_ckpt();
   struct itimerspec shifted;
-  int64_t off = (flags & TIMER_ABSTIME) && value ? timer_cpuclock_offset(t->clock) : 0;
+  int64_t off = 0;
+  if ((flags & TIMER_ABSTIME) && value)
+    /* CLOCK_THREAD_CPUTIME_ID counts the time of the thread that made the
+     * timer, whichever thread arms it. */
+    off = t->clock == CLOCK_THREAD_CPUTIME_ID ? timer_cpuclock_thread_offset(t->home_rtid) : timer_cpuclock_offset(t->clock);
   if (off && timer_ts_nonzero(&value->it_value)) {
     /* An absolute deadline on a restarted task's CPU clock is in the
      * program's time, the kernel's is off by the offset. */
