@@ -19,8 +19,9 @@
  *     thread-id table (timer_tid.c).
  *   another process: passed through as it is.
  *
- * Clock ids >= 0 (REALTIME, MONOTONIC, PROCESS_CPUTIME_ID...) go straight to
- * the next definition.  Tables are static (in the image) and lock-free: the
+ * CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID get the same
+ * offsets (the process's; the reading thread's, thread-local).  Other clock
+ * ids >= 0 (REALTIME, MONOTONIC...) go straight to the next definition.  Tables are static (in the image) and lock-free: the
  * wrappers may run in signal handlers. */
 #define _GNU_SOURCE
 #include <errno.h>
