@@ -19,8 +19,9 @@
  *     thread-id table (timer_tid.c).
  *   another process: passed through as it is.
  *
- * Clock ids >= 0 (REALTIME, MONOTONIC, PROCESS_CPUTIME_ID...) go straight to
- * the next definition.  Tables are static (in the image) and lock-free: the
+ * CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID get the same
+ * offsets (the process's; the reading thread's, thread-local).  Other clock
+ * ids >= 0 (REALTIME, MONOTONIC...) go straight to the next definition.  Tables are static (in the image) and lock-free: the
  * wrappers may run in signal handlers. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +60,11 @@ static struct {
 
 /* This thread's CPU time at the checkpoint, as the program read it. */
 static __thread int64_t thread_ckpt_ns __attribute__((tls_model("initial-exec")));
+/* Added to what CLOCK_THREAD_CPUTIME_ID reads in this thread. */
+static __thread int64_t thread_own_offset __attribute__((tls_model("initial-exec")));
+
+/* CLOCK_PROCESS_CPUTIME_ID (2) or CLOCK_THREAD_CPUTIME_ID (3). */
+#define IS_SELF_CPU_CLOCK(c) (((c) & ~1) == 2)
 
 static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * NS_PER_SEC + t->tv_nsec; }
 
@@ -107,6 +113,8 @@ static pid_t thread_now(pid_t tid) {
 void timer_cpuclock_translate(clockid_t c, clockid_t *kernel, int64_t *offset_ns) {
   *kernel = c;
   *offset_ns = 0;
+  if (c == CLOCK_PROCESS_CPUTIME_ID) *offset_ns = __atomic_load_n(&proc_offset_ns, __ATOMIC_RELAXED);
+  if (c == CLOCK_THREAD_CPUTIME_ID) *offset_ns = thread_own_offset;
   if (c >= 0) return;
   pid_t id = clock_task(c);
   int bits = c & (CPUCLOCK_WHICH | CPUCLOCK_PERTHREAD);
@@ -168,13 +176,18 @@ void timer_cpuclock_restarted(void) {
   __atomic_store_n(&proc_offset_ns, proc_ckpt_ns - read_ns(CLOCK_PROCESS_CPUTIME_ID), __ATOMIC_RELAXED);
 }
 
+int64_t timer_cpuclock_thread_offset(pid_t rtid) {
+  return rtid == (pid_t)sys_gettid() ? thread_own_offset : thread_offset(rtid);
+}
+
 void timer_cpuclock_thread_suspend(void) {
-  thread_ckpt_ns = read_ns(CLOCK_THREAD_CPUTIME_ID) + thread_offset((pid_t)sys_gettid());
+  thread_ckpt_ns = read_ns(CLOCK_THREAD_CPUTIME_ID) + thread_own_offset;
 }
 
 void timer_cpuclock_thread_restarted(pid_t old_rtid, pid_t rtid) {
   if (old_rtid <= 0) return;
   int64_t offset = thread_ckpt_ns - read_ns(CLOCK_THREAD_CPUTIME_ID);
+  thread_own_offset = offset;
   int filed = 0;
   /* Only this thread writes the entries that name it. */
   for (int i = 0; i < CPU_THREADS; i++) {
@@ -203,13 +216,14 @@ void timer_cpuclock_forked(void) {
   __atomic_store_n(&npast, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&self_kpid, 0, __ATOMIC_RELAXED);
   proc_offset_ns = 0;
+  thread_own_offset = 0;
   __builtin_memset(threads, 0, sizeof threads);
 }
 
 /* ---- wrappers ---- */
 
 DMTCP_EXPORT int clock_gettime(clockid_t c, struct timespec *ts) {
-  if (__builtin_expect(c >= 0, 1)) return DMTCP_NEXT(clock_gettime)(c, ts);
+  if (__builtin_expect(c >= 0 && !IS_SELF_CPU_CLOCK(c), 1)) return DMTCP_NEXT(clock_gettime)(c, ts);
   clockid_t k;
   int64_t off;
   timer_cpuclock_translate(c, &k, &off);
@@ -229,7 +243,7 @@ DMTCP_EXPORT int clock_settime(clockid_t c, const struct timespec *ts) {
 }
 
 DMTCP_EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem) {
-  if (__builtin_expect(c >= 0, 1)) return DMTCP_NEXT(clock_nanosleep)(c, flags, req, rem);
+  if (__builtin_expect(c >= 0 && !IS_SELF_CPU_CLOCK(c), 1)) return DMTCP_NEXT(clock_nanosleep)(c, flags, req, rem);
   clockid_t k;
   int64_t off;
   timer_cpuclock_translate(c, &k, &off);

@@ -40,6 +40,7 @@ static void thread_restarted(void) {
   timer_tid_put(gettid(), rtid);
   /* Before the timers: those on this thread's CPU clock use it. */
   timer_cpuclock_thread_restarted(ckpt_rtid, rtid);
+  timer_sigev_thread_restarted(ckpt_rtid, rtid);
   for (size_t i = 0; i < NKINDS; i++)
     if (kinds[i]->thread_restarted) kinds[i]->thread_restarted(ckpt_rtid, rtid);
 }
@@ -49,6 +50,7 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
     case DMTCP_EVENT_INIT:
       /* getenv is safe here, not at checkpoint time. */
       dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_DEBUG_ENV)));
+      timer_sigev_thread_init();
       break;
     case DMTCP_EVENT_WRITE_CKPT:
       timer_cpuclock_checkpoint();
@@ -65,6 +67,7 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
       break;
     case DMTCP_EVENT_ATFORK_CHILD:
       timer_cpuclock_forked();
+      timer_sigev_thread_forked();
       for (size_t i = 0; i < NKINDS; i++)
         if (kinds[i]->forked) kinds[i]->forked();
       break;
@@ -76,6 +79,7 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
     case DMTCP_EVENT_RESTART:
       timer_cpuclock_restarted();
       timer_tid_forget_all();
+      timer_sigev_thread_restarting();
       for (size_t i = 0; i < NKINDS; i++)
         if (kinds[i]->restart) kinds[i]->restart();
       break;

@@ -10,6 +10,9 @@
 #ifndef TIMER_PLUGIN_H
 #define TIMER_PLUGIN_H
 
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -58,6 +61,8 @@ DMTCP_HIDDEN int timer_clock_passed(clockid_t clock, const struct timespec *t);
 DMTCP_HIDDEN void timer_cpuclock_translate(clockid_t c, clockid_t *kernel, int64_t *offset_ns);
 DMTCP_HIDDEN clockid_t timer_cpuclock_kernel(clockid_t c);
 DMTCP_HIDDEN int64_t timer_cpuclock_offset(clockid_t c);
+/* The offset of the thread with kernel tid rtid (this life)'s CPU clock. */
+DMTCP_HIDDEN int64_t timer_cpuclock_thread_offset(pid_t rtid);
 DMTCP_HIDDEN void timer_cpuclock_checkpoint(void);     /* WRITE_CKPT */
 DMTCP_HIDDEN void timer_cpuclock_restarted(void);      /* RESTART, before the timers */
 DMTCP_HIDDEN void timer_cpuclock_thread_suspend(void); /* each user thread, as it stops */
@@ -71,5 +76,39 @@ DMTCP_HIDDEN pid_t timer_tid_real(pid_t vtid);
 DMTCP_HIDDEN void timer_tid_forget_all(void);
 DMTCP_HIDDEN void timer_tid_put(pid_t vtid, pid_t rtid);
 DMTCP_HIDDEN void timer_tid_drop(pid_t vtid);
+
+/* ---- SIGEV_THREAD (timer_sigev_thread.c) ---- */
+/* The thread attributes a SIGEV_THREAD timer was made with, as the getters
+ * read them at timer_create (the program may destroy its own). */
+struct timer_thread_attr {
+  int given; /* 0: no attributes, the defaults */
+  size_t stacksize, guardsize;
+  int scope, inherit, policy;
+  struct sched_param param;
+  int has_affinity;
+  cpu_set_t cpus;
+  int has_sigmask;
+  sigset_t sigmask;
+};
+/* What one expiry of a SIGEV_THREAD timer starts a thread for. */
+struct timer_thread_call {
+  int vid;
+  void (*fn)(union sigval);
+  union sigval value;
+  struct timer_thread_attr attr;
+};
+DMTCP_HIDDEN void timer_sigev_thread_init(void); /* INIT */
+/* Starts the notifier thread if there is none; the signal and thread
+ * (program's id, kernel's) a SIGEV_THREAD timer's kernel timer is aimed
+ * at.  0 or -errno. */
+DMTCP_HIDDEN int timer_sigev_thread_target(int *signo, pid_t *vtid, pid_t *rtid);
+DMTCP_HIDDEN void timer_sigev_thread_copy_attr(const pthread_attr_t *a, struct timer_thread_attr *t);
+/* Returns once the notifier is not starting a thread for timer vid. */
+DMTCP_HIDDEN void timer_sigev_thread_wait_dispatch(int vid);
+DMTCP_HIDDEN void timer_sigev_thread_restarting(void);                           /* RESTART */
+DMTCP_HIDDEN void timer_sigev_thread_restarted(pid_t old_rtid, pid_t new_rtid); /* each user thread */
+DMTCP_HIDDEN void timer_sigev_thread_forked(void);
+/* In timer_posix.c: 1 and what to call when vid is a live SIGEV_THREAD timer. */
+DMTCP_HIDDEN int timer_posix_thread_call(int vid, struct timer_thread_call *c);
 
 #endif

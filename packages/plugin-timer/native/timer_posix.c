@@ -11,9 +11,11 @@
  * takes CLOCK_PROCESS_CPUTIME_ID / CLOCK_THREAD_CPUTIME_ID as they are.
  * A clock naming a task (clock_getcpuclockid, pthread_getcpuclockid) is
  * given to the kernel as this life names the task (timer_cpuclock.c).
- * SIGEV_THREAD is refused: glibc implements it with a helper thread that
- * waits for an internal signal, and keeps the kernel id in its own heap
- * object where no wrapper can rewrite it after a restart.
+ * SIGEV_THREAD is not passed to glibc (its helper thread keeps the kernel
+ * id in a heap object no wrapper can rewrite after a restart): the kernel
+ * timer is a SIGEV_THREAD_ID one aimed at this library's notifier thread,
+ * its value the program's id (timer_sigev_thread.c), re-made by that
+ * thread after a restart like any timer aimed at a thread.
  *
  * Lookups are lock-free (wrappers may run in signal handlers); creating and
  * deleting take a spinlock with every signal blocked, inside
@@ -38,9 +40,14 @@ struct ptimer {
   int vid;         /* the program's id */
   int kid;         /* the kernel's id in this life; -1 while there is none */
   clockid_t clock; /* as the program gave it */
-  int notify;      /* SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID */
+  int notify;      /* to the kernel: SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID */
   int signo;
   union sigval value;
+  /* The program's SIGEV_THREAD (notify is SIGEV_THREAD_ID to the notifier,
+   * value the program's id): what to call, with what. */
+  void (*thread_fn)(union sigval);
+  union sigval thread_value;
+  struct timer_thread_attr thread_attr;
   pid_t target_vtid; /* SIGEV_THREAD_ID: the thread, as the program named it */
   pid_t target_rtid; /* and as the kernel names it in the life the timer was made in */
   pid_t home_rtid;   /* a thread's CPU clock: the thread whose time it counts (kernel tid) */
@@ -140,13 +147,46 @@ static int unused_vid(int from) {
   return v;
 }
 
+static int create(clockid_t clock, const struct sigevent *evp, struct ptimer *tp, pid_t notifier_rtid, timer_t *out);
+
+/* SIGEV_THREAD timers' ids: far above the kernel's, which count from 0, so
+ * that a kernel id is seldom one of them (the program would get another). */
+#define THREAD_VID_FIRST 0x40000000
+static int next_thread_vid = THREAD_VID_FIRST;
+
+static int thread_vid(void) {
+  int v = next_thread_vid;
+  while (find(v)) v = v == 0x7fffffff ? THREAD_VID_FIRST : v + 1;
+  next_thread_vid = v == 0x7fffffff ? THREAD_VID_FIRST : v + 1;
+  return v;
+}
+
 DMTCP_EXPORT int timer_create(clockid_t clock, struct sigevent *restrict evp, timer_t *restrict out) {
-  if (evp && evp->sigev_notify == SIGEV_THREAD) {
-    timer_log("timer_create with SIGEV_THREAD refused (ENOTSUP): such a timer cannot be restored yet; use SIGEV_SIGNAL or SIGEV_THREAD_ID");
-    return fail(-ENOTSUP);
-  }
   struct ptimer t;
   __builtin_memset(&t, 0, sizeof t);
+  if (evp && evp->sigev_notify == SIGEV_THREAD) {
+    if (!evp->sigev_notify_function) return fail(-EINVAL);
+    pid_t vtid, rtid;
+    int signo;
+    int r = timer_sigev_thread_target(&signo, &vtid, &rtid);
+    if (r < 0) return fail(r);
+    t.thread_fn = evp->sigev_notify_function;
+    t.thread_value = evp->sigev_value;
+    timer_sigev_thread_copy_attr(evp->sigev_notify_attributes, &t.thread_attr);
+    struct sigevent to_notifier;
+    __builtin_memset(&to_notifier, 0, sizeof to_notifier);
+    to_notifier.sigev_notify = SIGEV_THREAD_ID;
+    to_notifier.sigev_signo = signo;
+    to_notifier._sigev_un._tid = vtid;
+    return create(clock, &to_notifier, &t, rtid, out);
+  }
+  return create(clock, evp, &t, 0, out);
+}
+
+/* t: zeroed, or with the SIGEV_THREAD fields set; notifier_rtid: the
+ * notifier's kernel tid for those. */
+static int create(clockid_t clock, const struct sigevent *evp, struct ptimer *tp, pid_t notifier_rtid, timer_t *out) {
+  struct ptimer t = *tp;
   t.state = SLOT_LIVE;
   t.clock = clock;
   /* No sigevent: what glibc asks the kernel for then, SIGALRM with a NULL
@@ -160,7 +200,7 @@ DMTCP_EXPORT int timer_create(clockid_t clock, struct sigevent *restrict evp, ti
     t.value = evp->sigev_value;
     if (evp->sigev_notify == SIGEV_THREAD_ID) {
       t.target_vtid = evp->_sigev_un._tid;
-      target_rtid = timer_tid_real(t.target_vtid);
+      target_rtid = t.thread_fn ? notifier_rtid : timer_tid_real(t.target_vtid);
       t.target_rtid = target_rtid;
     }
   }
@@ -169,13 +209,15 @@ DMTCP_EXPORT int timer_create(clockid_t clock, struct sigevent *restrict evp, ti
   struct table_guard g;
   table_enter(&g);
   int kid = -1;
+  /* The notifier knows the timer by the value its signal carries. */
+  if (t.thread_fn) t.value.sival_int = t.vid = thread_vid();
   long r = kernel_create(&t, target_rtid, &kid);
   if (r < 0) {
     table_leave(&g);
     return fail(r);
   }
   t.kid = kid;
-  t.vid = unused_vid(kid);
+  if (!t.thread_fn) t.vid = unused_vid(kid);
   if (t.vid != kid && dmtcp_debug()) timer_log("kernel timer id %d is a restored timer's: the program gets id %d", kid, t.vid);
   struct ptimer *slot = free_slot(t.vid);
   if (!slot) {
@@ -216,7 +258,11 @@ DMTCP_EXPORT int timer_settime(timer_t id, int flags, const struct itimerspec *r
   if (!t) return fail(-EINVAL);
   if (dmtcp_disable_ckpt) dmtcp_disable_ckpt();
   struct itimerspec shifted;
-  int64_t off = (flags & TIMER_ABSTIME) && value ? timer_cpuclock_offset(t->clock) : 0;
+  int64_t off = 0;
+  if ((flags & TIMER_ABSTIME) && value)
+    /* CLOCK_THREAD_CPUTIME_ID counts the time of the thread that made the
+     * timer, whichever thread arms it. */
+    off = t->clock == CLOCK_THREAD_CPUTIME_ID ? timer_cpuclock_thread_offset(t->home_rtid) : timer_cpuclock_offset(t->clock);
   if (off && timer_ts_nonzero(&value->it_value)) {
     /* An absolute deadline on a restarted task's CPU clock is in the
      * program's time, the kernel's is off by the offset. */
@@ -265,11 +311,27 @@ DMTCP_EXPORT int timer_delete(timer_t id) {
     return fail(-EINVAL);
   }
   long r = 0;
+  int notified_by_thread = t->thread_fn != NULL;
   if (t->kid >= 0) r = sys_call1(__NR_timer_delete, t->kid);
   /* A timer lost at the restart is deleted all the same. */
-  if (r == 0 || t->kid < 0) __atomic_store_n(&t->state, SLOT_DELETED, __ATOMIC_RELEASE);
+  if (r == 0 || t->kid < 0) __atomic_store_n(&t->state, SLOT_DELETED, __ATOMIC_SEQ_CST);
   table_leave(&g);
+  /* An expiry the notifier took before the delete may still be starting
+   * its thread: none starts once this returns.  (Waits outside the
+   * section that holds the checkpoint off: the notifier may be stopped.) */
+  if (r == 0 && notified_by_thread) timer_sigev_thread_wait_dispatch((int)v);
   return r < 0 ? fail(r) : 0;
+}
+
+int timer_posix_thread_call(int vid, struct timer_thread_call *c) {
+  struct ptimer *t = find(vid);
+  if (!t || !t->thread_fn) return 0;
+  c->vid = vid;
+  c->fn = t->thread_fn;
+  c->value = t->thread_value;
+  c->attr = t->thread_attr;
+  /* The slot may have been deleted and taken by another timer meanwhile. */
+  return __atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == SLOT_LIVE && t->vid == vid && c->fn == t->thread_fn;
 }
 
 /* ---- checkpoint and restart ---- */
