@@ -1,7 +1,7 @@
 /* Clocks across a restart: which absolute deadlines still mean the same
  * instant, as the program reads its clocks.  CLOCK_REALTIME and CLOCK_TAI
  * are the same everywhere; the core makes CLOCK_MONOTONIC and CLOCK_BOOTTIME
- * go on from the checkpoint's (a time namespace, or a shift that these
+ * go on from the checkpoint's (a time namespace, or a shift that the clock
  * wrappers add: dmtcp_clock_shift_ns), so deadlines on them are kept too;
  * CPU-time clocks start again from zero in the restarted process. */
 #define _GNU_SOURCE
@@ -12,6 +12,31 @@
 #include "timer_plugin.h"
 
 #define NS_PER_SEC 1000000000L
+
+/* The core's shift after a restart without a time namespace (0 otherwise),
+ * cached: the clock wrappers' fast path reads one flag. */
+static int64_t shift_ns[2]; /* MONOTONIC family, BOOTTIME family */
+int timer_clock_shifted;
+
+void timer_clock_restarted(void) {
+  shift_ns[0] = dmtcp_clock_shift_ns(CLOCK_MONOTONIC);
+  shift_ns[1] = dmtcp_clock_shift_ns(CLOCK_BOOTTIME);
+  __atomic_store_n(&timer_clock_shifted, shift_ns[0] != 0 || shift_ns[1] != 0, __ATOMIC_RELEASE);
+}
+
+int64_t timer_clock_shift(clockid_t clock) {
+  switch (clock) {
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+      return shift_ns[0];
+    case CLOCK_BOOTTIME:
+    case CLOCK_BOOTTIME_ALARM:
+      return shift_ns[1];
+    default:
+      return 0;
+  }
+}
 
 int timer_clock_keeps_deadline(clockid_t clock) {
   switch (clock) {
@@ -42,7 +67,7 @@ static void add_ns(struct timespec *t, int64_t ns) {
 
 void timer_clock_to_kernel(clockid_t clock, const struct timespec *program, struct timespec *kernel) {
   *kernel = *program;
-  int64_t shift = dmtcp_clock_shift_ns(clock);
+  int64_t shift = timer_clock_shift(clock);
   if (shift) add_ns(kernel, -shift);
 }
 
@@ -56,7 +81,7 @@ int timer_deadline(clockid_t clock, const struct timespec *rel, struct timespec 
   long r = sys_clock_gettime(read_as, &now);
   if (r < 0) return (int)r;
   *abs = now;
-  add_ns(abs, (int64_t)rel->tv_sec * NS_PER_SEC + rel->tv_nsec + dmtcp_clock_shift_ns(read_as));
+  add_ns(abs, (int64_t)rel->tv_sec * NS_PER_SEC + rel->tv_nsec + timer_clock_shift(read_as));
   return 0;
 }
 

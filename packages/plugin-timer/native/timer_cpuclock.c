@@ -65,6 +65,8 @@ static __thread int64_t thread_own_offset __attribute__((tls_model("initial-exec
 
 /* CLOCK_PROCESS_CPUTIME_ID (2) or CLOCK_THREAD_CPUTIME_ID (3). */
 #define IS_SELF_CPU_CLOCK(c) (((c) & ~1) == 2)
+/* A clock id the wrappers pass through untouched. */
+#define PASSES_THROUGH(c) ((c) >= 0 && !IS_SELF_CPU_CLOCK(c) && !__atomic_load_n(&timer_clock_shifted, __ATOMIC_RELAXED))
 
 static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * NS_PER_SEC + t->tv_nsec; }
 
@@ -115,7 +117,12 @@ void timer_cpuclock_translate(clockid_t c, clockid_t *kernel, int64_t *offset_ns
   *offset_ns = 0;
   if (c == CLOCK_PROCESS_CPUTIME_ID) *offset_ns = __atomic_load_n(&proc_offset_ns, __ATOMIC_RELAXED);
   if (c == CLOCK_THREAD_CPUTIME_ID) *offset_ns = thread_own_offset;
-  if (c >= 0) return;
+  /* MONOTONIC and BOOTTIME after a restart the kernel could not shift them
+   * for: the core's shift (timer_clock.c). */
+  if (c >= 0) {
+    if (c != CLOCK_PROCESS_CPUTIME_ID && c != CLOCK_THREAD_CPUTIME_ID) *offset_ns = timer_clock_shift(c);
+    return;
+  }
   pid_t id = clock_task(c);
   int bits = c & (CPUCLOCK_WHICH | CPUCLOCK_PERTHREAD);
   if ((bits & CPUCLOCK_WHICH) == CPUCLOCK_WHICH || id < 0) return; /* not a CPU clock: the kernel says so */
@@ -223,7 +230,7 @@ void timer_cpuclock_forked(void) {
 /* ---- wrappers ---- */
 
 DMTCP_EXPORT int clock_gettime(clockid_t c, struct timespec *ts) {
-  if (__builtin_expect(c >= 0 && !IS_SELF_CPU_CLOCK(c), 1)) return DMTCP_NEXT(clock_gettime)(c, ts);
+  if (__builtin_expect(PASSES_THROUGH(c), 1)) return DMTCP_NEXT(clock_gettime)(c, ts);
   clockid_t k;
   int64_t off;
   timer_cpuclock_translate(c, &k, &off);
@@ -243,7 +250,7 @@ DMTCP_EXPORT int clock_settime(clockid_t c, const struct timespec *ts) {
 }
 
 DMTCP_EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem) {
-  if (__builtin_expect(c >= 0 && !IS_SELF_CPU_CLOCK(c), 1)) return DMTCP_NEXT(clock_nanosleep)(c, flags, req, rem);
+  if (__builtin_expect(PASSES_THROUGH(c), 1)) return DMTCP_NEXT(clock_nanosleep)(c, flags, req, rem);
   clockid_t k;
   int64_t off;
   timer_cpuclock_translate(c, &k, &off);

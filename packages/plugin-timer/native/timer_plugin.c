@@ -77,6 +77,7 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
   NEXT_DMTCP_PROCESS_EVENT(event, data);
   switch (event) {
     case DMTCP_EVENT_RESTART:
+      timer_clock_restarted();
       timer_cpuclock_restarted();
       timer_tid_forget_all();
       timer_sigev_thread_restarting();

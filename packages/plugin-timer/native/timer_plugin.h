@@ -41,6 +41,11 @@ DMTCP_HIDDEN extern const struct timer_kind_ops timer_posix_ops;
 DMTCP_HIDDEN extern const struct timer_kind_ops timer_fd_ops;
 
 /* ---- time and clocks (timer_clock.c) ---- */
+/* At RESTART: the core's clock shift (nonzero after a restart that could not
+ * use a time namespace), what timer_clock_shift answers until the next. */
+DMTCP_HIDDEN void timer_clock_restarted(void);
+DMTCP_HIDDEN extern int timer_clock_shifted;
+DMTCP_HIDDEN int64_t timer_clock_shift(clockid_t clock);
 /* Whether an absolute deadline on `clock` taken at the checkpoint means the
  * same instant now: for the wall clocks and (the core keeps them going on)
  * MONOTONIC and BOOTTIME, never for CPU-time clocks (a new process). */

@@ -264,8 +264,9 @@ DMTCP_EXPORT int timer_settime(timer_t id, int flags, const struct itimerspec *r
      * timer, whichever thread arms it. */
     off = t->clock == CLOCK_THREAD_CPUTIME_ID ? timer_cpuclock_thread_offset(t->home_rtid) : timer_cpuclock_offset(t->clock);
   if (off && timer_ts_nonzero(&value->it_value)) {
-    /* An absolute deadline on a restarted task's CPU clock is in the
-     * program's time, the kernel's is off by the offset. */
+    /* An absolute deadline on a restarted task's CPU clock (or on a
+     * shifted MONOTONIC / BOOTTIME) is in the program's time, the kernel's
+     * is off by the offset. */
     shifted = *value;
     int64_t ns = (int64_t)shifted.it_value.tv_sec * 1000000000LL + shifted.it_value.tv_nsec - off;
     if (ns < 1) ns = 1;

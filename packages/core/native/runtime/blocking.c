@@ -339,12 +339,22 @@ EXPORT int nanosleep(const struct timespec *req, struct timespec *rem) {
 EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem) {
   struct timespec left, r, *out = rem ? rem : &r;
   const struct timespec *arg = req;
+  /* An absolute deadline is in the kernel's terms of the life it was given
+   * in: a restart that changed the clock shift (clocks.c) moves it. */
+  int64_t shift = dmtcp_clock_shift_ns(clock);
   for (;;) {
     t_ckpt_cut = 0;
     int ret = NEXT(clock_nanosleep)(clock, flags, arg, out);
     if (ret != EINTR || !t_ckpt_cut) return ret;
     if (!(flags & TIMER_ABSTIME)) {
       left = *out;
+      arg = &left;
+    } else if (req && dmtcp_clock_shift_ns(clock) != shift) {
+      int64_t ns = (int64_t)arg->tv_sec * 1000000000LL + arg->tv_nsec + shift - dmtcp_clock_shift_ns(clock);
+      if (ns < 0) ns = 0;
+      shift = dmtcp_clock_shift_ns(clock);
+      left.tv_sec = (time_t)(ns / 1000000000LL);
+      left.tv_nsec = (long)(ns % 1000000000LL);
       arg = &left;
     }
   }

@@ -197,6 +197,7 @@ HIDDEN void procstate_itimers_json(struct sbuf *sb);
 /* ---- MONOTONIC and BOOTTIME across restarts (clocks.c) ---- */
 HIDDEN void clocks_json(struct sbuf *sb);  /* what the image says about them */
 HIDDEN void clocks_restarted(void);        /* take the restart's shift */
+EXPORT int64_t dmtcp_clock_shift_ns(int clock); /* plugin.h */
 
 /* ---- pending signals across a checkpoint (sigpending.c) ---- */
 HIDDEN uint32_t sigpending_take_thread(struct thread_rec *t);          /* in the suspend handler */
