@@ -82,9 +82,12 @@ void socket_debug(const char *fmt, ...) {
 }
 
 const char *socket_addr_str(const struct socket_rec *r, char *buf, size_t cap) {
+  return socket_sockaddr_str(&r->addr, r->addrlen, buf, cap);
+}
+
+const char *socket_sockaddr_str(const struct sockaddr_storage *ss, unsigned addrlen, char *buf, size_t cap) {
   struct sbuf sb;
   sb_init(&sb, buf, cap);
-  const struct sockaddr_storage *ss = &r->addr;
   if (ss->ss_family == AF_INET) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
     const unsigned char *a = (const unsigned char *)&in->sin_addr;
@@ -100,7 +103,7 @@ const char *socket_addr_str(const struct socket_rec *r, char *buf, size_t cap) {
     sb_format(&sb, "]:%u", (unsigned)ntohs(in6->sin6_port));
   } else if (ss->ss_family == AF_UNIX) {
     const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
-    size_t n = r->addrlen > sizeof(sa_family_t) ? r->addrlen - sizeof(sa_family_t) : 0;
+    size_t n = addrlen > sizeof(sa_family_t) ? addrlen - sizeof(sa_family_t) : 0;
     if (n == 0) sb_puts(&sb, "(unnamed)");
     else if (un->sun_path[0] == 0) {
       sb_putc(&sb, '@');
@@ -139,4 +142,37 @@ size_t socket_list_fds(int *out, size_t cap) {
   }
   sys_close((int)dir);
   return n;
+}
+
+long socket_sys_sendto(int fd, const void *buf, size_t n, int flags) {
+  return sys_call6(__NR_sendto, fd, SYS_ARG(buf), (long)n, flags, 0, 0);
+}
+
+long socket_sys_recvfrom(int fd, void *buf, size_t n, int flags) {
+  return sys_call6(__NR_recvfrom, fd, SYS_ARG(buf), (long)n, flags, 0, 0);
+}
+
+long socket_loopback_listener(int domain, struct sockaddr_storage *a, unsigned *alen) {
+  long l = sys_socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (l < 0) return l;
+  for (size_t i = 0; i < sizeof *a; i++) ((char *)a)[i] = 0;
+  a->ss_family = (sa_family_t)domain;
+  if (domain == AF_INET) {
+    ((struct sockaddr_in *)a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *alen = sizeof(struct sockaddr_in);
+  } else if (domain == AF_INET6) {
+    ((struct sockaddr_in6 *)a)->sin6_addr = in6addr_loopback;
+    *alen = sizeof(struct sockaddr_in6);
+  } else {
+    *alen = sizeof(sa_family_t); /* the kernel picks an abstract name */
+  }
+  long e = sys_bind((int)l, a, *alen);
+  if (e == 0) e = socket_sys_listen((int)l, 8);
+  *alen = sizeof *a;
+  if (e == 0) e = socket_sys_getsockname((int)l, a, alen);
+  if (e < 0) {
+    sys_close((int)l);
+    return e;
+  }
+  return l;
 }

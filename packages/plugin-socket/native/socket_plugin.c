@@ -2,7 +2,9 @@
  *
  *   INIT        read the launch settings (DMTCP_DEBUG)
  *   DRAIN       describe every socket into the table the image captures
- *               (socket_scan.c)
+ *               (socket_scan.c); learn which connections have both ends
+ *               in the computation (socket_peers.c, a barrier) and read
+ *               their in-flight bytes out (socket_drain.c)
  *   WRITE_CKPT  the same, if DRAIN did not run
  *   REFILL      on restart: make them again (socket_restore.c), before
  *               passing REFILL on.  Not at RESTART: plugin-file, loaded
@@ -11,8 +13,9 @@
  *               the numbers it leaves to us known to be free.  plugin-event
  *               is loaded after this plugin ("after" in its package.json)
  *               and puts epoll interests back at its REFILL, when the
- *               sockets are there again
- *   THREADS_RESUME  the table has served
+ *               sockets are there again; then, on resume as on restart,
+ *               put the drained bytes back (socket_drain.c)
+ *   THREADS_RESUME  the table and the drained bytes have served
  *
  * Each event goes on to the plugins loaded after this one with
  * NEXT_DMTCP_PROCESS_EVENT, exactly once. */
@@ -31,15 +34,17 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
       break;
     case DMTCP_EVENT_DRAIN:
       socket_scan(&g_socket_table);
+      if (socket_peers(&g_socket_table) == 0) socket_drain(&g_socket_table);
       break;
     case DMTCP_EVENT_WRITE_CKPT:
       if (!g_socket_table.valid) socket_scan(&g_socket_table);
       break;
     case DMTCP_EVENT_REFILL:
       if (data && data->resumeInfo.isRestart) socket_restore(&g_socket_table);
+      socket_refill(&g_socket_table);
       break;
     case DMTCP_EVENT_THREADS_RESUME:
-      g_socket_table.valid = 0;
+      socket_release(&g_socket_table);
       break;
     default:
       break;

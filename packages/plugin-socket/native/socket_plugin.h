@@ -8,6 +8,13 @@
  *   socket_scan.c     checkpoint: describe every socket of the process
  *   socket_restore.c  restart: make each socket again at its number
  *        |
+ *   socket_peers.c    checkpoint: which connections have both ends in the
+ *                     computation (the socket:peers barrier, src/policy.ts)
+ *   socket_drain.c    checkpoint: in-flight bytes read out of those pairs;
+ *                     refill: put back, on resume as on restart
+ *   socket_pair.c     restart: the pairs connected again (socket:addrs)
+ *        |
+ *   socket_diag.c     the peer of a Unix socket (sock_diag)
  *   socket_opts.c     the options a socket keeps (read, compare, set)
  *   socket_common.c   syscalls libc would give, fd listing, logging
  *   socket_wrappers.c listen(): the backlog, which the kernel does not show
@@ -30,6 +37,18 @@ enum socket_role {
   SR_UNHANDLED = 0, /* a kind this plugin does not restore (yet) */
   SR_LISTEN,        /* bound and listening: bind and listen again */
   SR_PEER_GONE,     /* connected to something the restart cannot bring back */
+  SR_CONNECTED,     /* a connected stream socket the policy has not placed yet */
+  SR_PAIR,          /* both ends in the computation: drained, made again, refilled */
+  SR_SHARED,        /* several processes hold it (fork): not restored yet */
+};
+
+enum socket_pair_role { PR_NONE = 0, PR_LISTEN, PR_CONNECT, PR_LOCAL };
+
+/* In-flight bytes of one socket: mmap'd, so that the image keeps them
+ * without malloc. */
+struct socket_bytes {
+  char *p;
+  size_t len, cap;
 };
 
 enum socket_outcome { SO_PENDING = 0, SO_RESTORED, SO_FAILED };
@@ -54,12 +73,24 @@ struct socket_rec {
   uint64_t ino;
   struct sockaddr_storage addr; /* getsockname */
   unsigned addrlen;
+  struct sockaddr_storage peer; /* getpeername (connected) */
+  unsigned peerlen;
+  uint64_t peer_ino;            /* Unix: the peer's inode, 0 if unknown */
   struct socket_opts opts;
+  /* SR_PAIR */
+  int pair_role;
+  unsigned pair_id;
+  int local_other;              /* PR_LOCAL: index of the other end */
+  struct socket_bytes drained;  /* what the peer had sent, read at DRAIN */
+  struct socket_bytes returned; /* refill: what this end had sent, back from the peer */
+  long restart_tmp;             /* restart: listener or socket not yet in place, -1 */
 };
 
 struct socket_table {
   struct socket_rec recs[SOCKET_MAX_FDS];
   size_t nrecs;
+  unsigned char token[16]; /* the end-of-data mark of this round */
+  int drained;   /* DRAIN read the pairs out: REFILL must put the bytes back */
   int valid;     /* a complete scan is in the table */
   int truncated;
 };
@@ -68,6 +99,27 @@ extern DMTCP_HIDDEN struct socket_table g_socket_table;
 
 DMTCP_HIDDEN void socket_scan(struct socket_table *t);
 DMTCP_HIDDEN void socket_restore(struct socket_table *t);
+
+/* socket_peers.c: sends the socket:peers record, marks each connected
+ * socket SR_PAIR, SR_PEER_GONE or SR_SHARED; 0, or -1 when the barrier
+ * failed (every connected socket is then SR_PEER_GONE). */
+DMTCP_HIDDEN int socket_peers(struct socket_table *t);
+/* socket_drain.c */
+DMTCP_HIDDEN void socket_drain(struct socket_table *t);
+DMTCP_HIDDEN void socket_refill(struct socket_table *t);
+DMTCP_HIDDEN void socket_bytes_free(struct socket_bytes *b);
+/* THREADS_RESUME: the drained bytes' memory given back, the table marked stale. */
+DMTCP_HIDDEN void socket_release(struct socket_table *t);
+/* socket_pair.c: restart; the pairs are connected again and installed. */
+DMTCP_HIDDEN void socket_pairs_restore(struct socket_table *t);
+DMTCP_HIDDEN long socket_place(struct socket_rec *r, long s);
+/* socket_diag.c: the inode of the peer of Unix socket ino, 0 if none. */
+DMTCP_HIDDEN uint64_t socket_unix_peer(uint64_t ino);
+/* socket_common.c: a loopback listener of domain (AF_UNIX: an autobound
+ * abstract name), its address in *a; the fd or -errno. */
+DMTCP_HIDDEN long socket_loopback_listener(int domain, struct sockaddr_storage *a, unsigned *alen);
+DMTCP_HIDDEN long socket_sys_sendto(int fd, const void *buf, size_t n, int flags);
+DMTCP_HIDDEN long socket_sys_recvfrom(int fd, void *buf, size_t n, int flags);
 
 /* socket_opts.c */
 DMTCP_HIDDEN void socket_opts_read(int fd, const struct socket_rec *r, struct socket_opts *o);
@@ -95,5 +147,6 @@ DMTCP_HIDDEN void socket_log(const char *fmt, ...) __attribute__((format(printf,
 DMTCP_HIDDEN void socket_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "127.0.0.1:8080", "[::1]:8080", "/path", "@abstract" into buf. */
 DMTCP_HIDDEN const char *socket_addr_str(const struct socket_rec *r, char *buf, size_t cap);
+DMTCP_HIDDEN const char *socket_sockaddr_str(const struct sockaddr_storage *ss, unsigned len, char *buf, size_t cap);
 
 #endif

@@ -100,13 +100,12 @@ static long make_reset_unix(void) {
 }
 
 static long make_reset(const struct socket_rec *r) {
-  long s = r->domain == AF_UNIX ? make_reset_unix() : make_reset_tcp(r->domain);
-  if (s >= 0) socket_opts_apply((int)s, r, &r->opts);
-  return s;
+  return r->domain == AF_UNIX ? make_reset_unix() : make_reset_tcp(r->domain);
 }
 
-static long place(const struct socket_rec *r, long s) {
+long socket_place(struct socket_rec *r, long s) {
   if (s < 0) return s;
+  socket_opts_apply((int)s, r, &r->opts);
   long e = socket_install(s, r->fd, r->cloexec);
   if (e == 0 && (r->flags & O_NONBLOCK)) e = sys_fcntl(r->fd, F_SETFL, r->flags & (O_NONBLOCK | O_ASYNC));
   return e;
@@ -124,15 +123,24 @@ static void restore_one(struct socket_table *t, struct socket_rec *r) {
   }
   switch (r->role) {
     case SR_LISTEN:
-      e = place(r, make_listener(r));
+      e = socket_place(r, make_listener(r));
       if (e < 0)
         socket_log("fd %d (%s listening on %s): not restored: %s", r->fd, what(r), socket_addr_str(r, addr, sizeof addr),
                    socket_errno_name(e));
       else
         socket_debug("fd %d: %s listening on %s again", r->fd, what(r), socket_addr_str(r, addr, sizeof addr));
       break;
+    case SR_PAIR:
+      return; /* socket_pairs_restore() */
+    case SR_SHARED:
+      e = socket_place(r, make_reset(r));
+      if (e == 0)
+        socket_log("fd %d (%s connection from %s): other processes hold it too (inherited across fork); not restored, it reads as reset",
+                   r->fd, what(r), socket_addr_str(r, addr, sizeof addr));
+      break;
+    case SR_CONNECTED:
     case SR_PEER_GONE:
-      e = place(r, make_reset(r));
+      e = socket_place(r, make_reset(r));
       if (e < 0)
         socket_log("fd %d (%s connection from %s): not restored: %s", r->fd, what(r), socket_addr_str(r, addr, sizeof addr),
                    socket_errno_name(e));
@@ -148,10 +156,40 @@ static void restore_one(struct socket_table *t, struct socket_rec *r) {
   r->outcome = e < 0 ? SO_FAILED : SO_RESTORED;
 }
 
+/* Every number a socket goes back to is taken by a placeholder first, so
+ * that the sockets made on the way (listeners waiting for their peer,
+ * the new sockets before they move) never land on one of them. */
+static int is_target(const struct socket_table *t, long fd) {
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (t->recs[i].fd == fd) return 1;
+  return 0;
+}
+
+static void hold_numbers(struct socket_table *t) {
+  /* The descriptor we copy from may itself land on a number we hold: it
+   * stays there as that number's placeholder. */
+  long null_fd;
+  do null_fd = sys_open("/dev/null", O_RDONLY | O_CLOEXEC, 0);
+  while (null_fd >= 0 && is_target(t, null_fd));
+  if (null_fd < 0) return;
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (sys_fcntl(t->recs[i].fd, F_GETFD, 0) == -EBADF) sys_dup3((int)null_fd, t->recs[i].fd, O_CLOEXEC);
+  sys_close((int)null_fd);
+}
+
 void socket_restore(struct socket_table *t) {
   if (!t->valid) return;
+  /* A restore interrupted (abandoned round, crash) leaves nothing half-made behind. */
+  for (size_t i = 0; i < t->nrecs; i++) {
+    t->recs[i].outcome = SO_PENDING;
+    t->recs[i].restart_tmp = -1;
+  }
+  hold_numbers(t);
   for (size_t i = 0; i < t->nrecs; i++)
     if (t->recs[i].leader == (int)i) restore_one(t, &t->recs[i]);
+  socket_pairs_restore(t);
   for (size_t i = 0; i < t->nrecs; i++)
     if (t->recs[i].leader != (int)i) restore_one(t, &t->recs[i]);
+  for (size_t i = 0; i < t->nrecs; i++)
+    if (t->recs[i].outcome != SO_RESTORED) sys_close(t->recs[i].fd);
 }

@@ -24,18 +24,25 @@ static int role_of(int fd, struct socket_rec *r) {
   if (listening) return SR_LISTEN;
   if (r->type != SOCK_STREAM) return SR_UNHANDLED;
   if (r->domain != AF_INET && r->domain != AF_INET6 && r->domain != AF_UNIX) return SR_UNHANDLED;
-  struct sockaddr_storage peer;
-  unsigned len = sizeof peer;
-  if (socket_sys_getpeername(fd, &peer, &len) < 0) return SR_UNHANDLED;
-  /* Both ends inside the computation are not recreated yet: the
-   * application sees the connection reset, as if the peer were outside. */
-  return SR_PEER_GONE;
+  r->peerlen = sizeof r->peer;
+  if (socket_sys_getpeername(fd, &r->peer, &r->peerlen) < 0) return SR_UNHANDLED;
+  if (r->domain == AF_UNIX) r->peer_ino = socket_unix_peer(r->ino);
+  /* socket_peers() learns whether the peer is in the computation. */
+  return SR_CONNECTED;
 }
 
 static void describe(int fd, uint64_t ino, struct socket_rec *r) {
   r->fd = fd;
   r->ino = ino;
   r->outcome = SO_PENDING;
+  r->pair_role = PR_NONE;
+  r->pair_id = 0;
+  r->local_other = -1;
+  r->peer_ino = 0;
+  r->peerlen = 0;
+  r->restart_tmp = -1;
+  socket_bytes_free(&r->drained);
+  socket_bytes_free(&r->returned);
   socket_getint(fd, SOL_SOCKET, SO_DOMAIN, &r->domain);
   socket_getint(fd, SOL_SOCKET, SO_TYPE, &r->type);
   socket_getint(fd, SOL_SOCKET, SO_PROTOCOL, &r->protocol);
@@ -54,6 +61,7 @@ void socket_scan(struct socket_table *t) {
   size_t n = socket_list_fds(fds, sizeof fds / sizeof fds[0]);
   t->nrecs = 0;
   t->truncated = 0;
+  t->drained = 0;
   for (size_t i = 0; i < n; i++) {
     uint64_t ino;
     /* 0-2 are whatever `dmtcp restart` is given. */
