@@ -249,6 +249,16 @@ void socket_refill(struct socket_table *t) {
   for (size_t i = 0; i < t->nrecs; i++) {
     struct socket_rec *r = &t->recs[i];
     if (!is_pair_leader(t, i) || r->returned.len == 0) continue;
+    /* The receive side may have less room than before (a new connection's
+     * window starts small, TCP counts overhead): room in our send queue
+     * for all of it, then the program's own size again.  Bytes queued
+     * beyond a smaller size stay queued. */
+    int now = 0, want = (int)(r->returned.len > (1u << 30) ? (1u << 30) : r->returned.len) + 65536;
+    socket_getint(r->fd, SOL_SOCKET, SO_SNDBUF, &now);
+    if (now / 2 < want) {
+      if (sys_setsockopt(r->fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0)
+        sys_setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+    }
     size_t done = 0;
     long until = sys_clock_ms() + DRAIN_TIMEOUT_MS;
     while (done < r->returned.len) {
@@ -257,6 +267,8 @@ void socket_refill(struct socket_table *t) {
       struct pollfd p = {r->fd, POLLOUT, 0};
       sys_poll(&p, 1, 50);
     }
+    int back = r->opts.sndbuf / 2;
+    if (now / 2 < want && back > 0) sys_setsockopt(r->fd, SOL_SOCKET, SO_SNDBUF, &back, sizeof back);
     if (done < r->returned.len)
       socket_log("fd %d: %lu of %lu in-flight bytes could not be put back", r->fd, (unsigned long)(r->returned.len - done),
                  (unsigned long)r->returned.len);
