@@ -112,6 +112,12 @@ pid_t pid_r2v(pid_t real) {
   return vid;
 }
 
+/* For other plugins (the names of DMTCP's API): the kernel's pid in this
+ * life of a pid the program knows, and back; ids the table does not know
+ * are their own. Lock-free, async-signal-safe. */
+PID_EXPORT pid_t dmtcp_virtual_to_real_pid(pid_t vid) { return pid_v2r(vid); }
+PID_EXPORT pid_t dmtcp_real_to_virtual_pid(pid_t real) { return pid_r2v(real); }
+
 pid_t pid_v2r_signed(pid_t id) {
   if (id < -1) return -pid_v2r(-id);
   return pid_v2r(id);

@@ -49,6 +49,19 @@ static pid_t self_kpid;      /* this life's kernel pid; 0: not read yet */
 static int64_t proc_ckpt_ns; /* its CPU time at the checkpoint, as the program read it */
 static int64_t proc_offset_ns;
 
+/* ---- other processes (a child's clock from clock_getcpuclockid) ---- */
+
+#define OTHER_PIDS 64
+static struct {
+  pid_t vid;      /* the pid the program named; 0: free */
+  int64_t ckpt_ns; /* its CPU time at the checkpoint, as the program read it */
+  int64_t offset;
+} others[OTHER_PIDS];
+static int nothers;
+/* The pid plugin's translation (dmtcp_virtual_to_real_pid), when loaded:
+ * the program names other processes by the pids it knows. */
+static pid_t (*kernel_pid_of)(pid_t);
+
 /* ---- threads ---- */
 
 #define CPU_THREADS 512
@@ -87,6 +100,26 @@ static pid_t kernel_pid(void) {
     __atomic_store_n(&self_kpid, p, __ATOMIC_RELAXED);
   }
   return p;
+}
+
+static pid_t other_kernel_pid(pid_t vid) { return kernel_pid_of ? kernel_pid_of(vid) : vid; }
+
+static int other_slot(pid_t vid) {
+  int n = __atomic_load_n(&nothers, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < n && i < OTHER_PIDS; i++)
+    if (__atomic_load_n(&others[i].vid, __ATOMIC_ACQUIRE) == vid) return i;
+  return -1;
+}
+
+static void note_other(pid_t vid) {
+  if (other_slot(vid) >= 0) return;
+  int i = __atomic_fetch_add(&nothers, 1, __ATOMIC_ACQ_REL);
+  if (i >= OTHER_PIDS) {
+    __atomic_store_n(&nothers, OTHER_PIDS, __ATOMIC_RELEASE);
+    timer_log("more than %d other processes' CPU clocks: pid %d's may go back at a restart", OTHER_PIDS, (int)vid);
+    return;
+  }
+  __atomic_store_n(&others[i].vid, vid, __ATOMIC_RELEASE);
 }
 
 static int is_self_pid(pid_t pid) {
@@ -133,6 +166,10 @@ void timer_cpuclock_translate(clockid_t c, clockid_t *kernel, int64_t *offset_ns
   } else if (is_self_pid(id)) {
     *kernel = make_clock(0, bits);
     if ((bits & CPUCLOCK_WHICH) == CPUCLOCK_SCHED) *offset_ns = __atomic_load_n(&proc_offset_ns, __ATOMIC_RELAXED);
+  } else {
+    *kernel = make_clock(other_kernel_pid(id), bits);
+    int i = (bits & CPUCLOCK_WHICH) == CPUCLOCK_SCHED ? other_slot(id) : -1;
+    if (i >= 0) *offset_ns = __atomic_load_n(&others[i].offset, __ATOMIC_RELAXED);
   }
 }
 
@@ -176,11 +213,29 @@ void timer_cpuclock_checkpoint(void) {
    * knows itself by, and may have passed to clock_getcpuclockid. */
   note_pid(getpid());
   proc_ckpt_ns = read_ns(CLOCK_PROCESS_CPUTIME_ID) + proc_offset_ns;
+  int n = __atomic_load_n(&nothers, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < n && i < OTHER_PIDS; i++)
+    if (others[i].vid > 0)
+      others[i].ckpt_ns = read_ns(make_clock(other_kernel_pid(others[i].vid), CPUCLOCK_SCHED)) + others[i].offset;
 }
 
 void timer_cpuclock_restarted(void) {
   __atomic_store_n(&self_kpid, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&proc_offset_ns, proc_ckpt_ns - read_ns(CLOCK_PROCESS_CPUTIME_ID), __ATOMIC_RELAXED);
+  /* The other processes are restarted alongside: what their clocks read now
+   * is at most the little they ran since, so their readings never go back
+   * (they may miss that little). */
+  int n = __atomic_load_n(&nothers, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < n && i < OTHER_PIDS; i++) {
+    if (others[i].vid <= 0) continue;
+    struct timespec t;
+    if (sys_clock_gettime(make_clock(other_kernel_pid(others[i].vid), CPUCLOCK_SCHED), &t) < 0) continue;
+    __atomic_store_n(&others[i].offset, others[i].ckpt_ns - ts_ns(&t), __ATOMIC_RELAXED);
+  }
+}
+
+void timer_cpuclock_init(void) {
+  kernel_pid_of = (pid_t(*)(pid_t))dlsym(RTLD_DEFAULT, "dmtcp_virtual_to_real_pid");
 }
 
 int64_t timer_cpuclock_thread_offset(pid_t rtid) {
@@ -268,7 +323,17 @@ DMTCP_EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *
  * the program gets the clock of the pid it asked for, which the wrappers
  * above translate every time. */
 DMTCP_EXPORT int clock_getcpuclockid(pid_t pid, clockid_t *out) {
-  if (pid <= 0 || !is_self_pid(pid)) return DMTCP_NEXT(clock_getcpuclockid)(pid, out);
+  if (pid > 0 && !is_self_pid(pid)) {
+    /* Another process: checked under its kernel pid in this life, named by
+     * the pid the program gave, translated at each use. */
+    struct timespec res;
+    long r = sys_call2(__NR_clock_getres, make_clock(other_kernel_pid(pid), CPUCLOCK_SCHED), SYS_ARG(&res));
+    if (r < 0) return r == -EINVAL ? ESRCH : (int)-r;
+    note_other(pid);
+    *out = make_clock(pid, CPUCLOCK_SCHED);
+    return 0;
+  }
+  if (pid <= 0) return DMTCP_NEXT(clock_getcpuclockid)(pid, out);
   clockid_t ignored;
   int r = DMTCP_NEXT(clock_getcpuclockid)(0, &ignored);
   if (r == 0) *out = make_clock(pid, CPUCLOCK_SCHED);

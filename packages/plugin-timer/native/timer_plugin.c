@@ -50,6 +50,7 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
     case DMTCP_EVENT_INIT:
       /* getenv is safe here, not at checkpoint time. */
       dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_DEBUG_ENV)));
+      timer_cpuclock_init();
       timer_sigev_thread_init();
       break;
     case DMTCP_EVENT_WRITE_CKPT:

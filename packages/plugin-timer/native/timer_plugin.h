@@ -73,6 +73,7 @@ DMTCP_HIDDEN void timer_cpuclock_restarted(void);      /* RESTART, before the ti
 DMTCP_HIDDEN void timer_cpuclock_thread_suspend(void); /* each user thread, as it stops */
 DMTCP_HIDDEN void timer_cpuclock_thread_restarted(pid_t old_rtid, pid_t rtid);
 DMTCP_HIDDEN void timer_cpuclock_forked(void);
+DMTCP_HIDDEN void timer_cpuclock_init(void);         /* INIT: find the pid plugin's translation */
 
 /* ---- the program's thread ids (timer_tid.c) ---- */
 /* The kernel's tid for a thread id the program holds (pid plugin's virtual

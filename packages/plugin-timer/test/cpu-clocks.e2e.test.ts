@@ -12,19 +12,19 @@ import { ENV, pkgRoot, pluginArgs } from './helpers.ts';
 
 afterEach(cleanup);
 
-const CLK = /^CLK p0=(-?\d+) p=(-?\d+) t=(-?\d+) fresh=(-?\d+) err=(\d+) back=(\d+) fired=(\d+) tfired=(\d+)$/;
+const CLK = /^CLK p0=(-?\d+) p=(-?\d+) t=(-?\d+) fresh=(-?\d+) err=(\d+) back=(\d+) fired=(\d+) tfired=(\d+) c=(-?\d+)$/;
 
-interface Clk { p0: number; p: number; t: number; fresh: number; err: number; back: number; fired: number; tfired: number }
+interface Clk { p0: number; p: number; t: number; fresh: number; err: number; back: number; fired: number; tfired: number; c: number }
 
 function clkLines(proc: Proc): Clk[] {
   const out: Clk[] = [];
   for (const line of proc.lines()) {
     const m = CLK.exec(line);
     if (!m) continue;
-    const [p0, p, t, fresh, err, back, fired, tfired] = m.slice(1).map(Number) as [
-      number, number, number, number, number, number, number, number,
+    const [p0, p, t, fresh, err, back, fired, tfired, c] = m.slice(1).map(Number) as [
+      number, number, number, number, number, number, number, number, number,
     ];
-    out.push({ p0, p, t, fresh, err, back, fired, tfired });
+    out.push({ p0, p, t, fresh, err, back, fired, tfired, c });
   }
   return out;
 }
@@ -53,19 +53,21 @@ function checkLife(s: Clk[], what: string): void {
   expect(b.p0 - a.p0, `${what}: clock_getcpuclockid(0) CPU µs`).toBeGreaterThan((b.t - a.t) * 0.9);
   expect(b.fired - a.fired, `${what}: process CPU clock timer expirations`).toBeGreaterThan(((b.p - a.p) / 20_000) * 0.5);
   expect(b.tfired - a.tfired, `${what}: worker CPU clock timer expirations`).toBeGreaterThan(((b.t - a.t) / 20_000) * 0.5);
+  // The child spins like the worker.
+  if (a.c >= 0) expect(b.c - a.c, `${what}: the child's CPU µs over ${sec} s`).toBeGreaterThan(sec * 100_000);
 }
 
-async function scenario(user: RunAs | undefined, extra: string[]): Promise<void> {
+async function scenario(user: RunAs | undefined, extra: string[], child = false): Promise<void> {
   const exe = await compileFixture(path.join(pkgRoot, 'test', 'fixtures', 'cpu-clocks.c'), undefined, ['-pthread']);
   const coord = await startCoordinator();
-  let proc = launch(exe, [], { ...coord, user, env: ENV, args: [...extra, ...(await pluginArgs())] });
+  let proc = launch(exe, child ? ['child'] : [], { ...coord, user, env: ENV, args: [...extra, ...(await pluginArgs())] });
   await proc.waitForLine(/^READY$/);
   let life = await nextLines(proc, 6);
   checkLife(life, 'before any checkpoint');
   for (let cycle = 1; cycle <= 3; cycle++) {
     const before = life[life.length - 1]!;
     const { images } = await checkpointImages(coord);
-    expect(images).toHaveLength(1);
+    expect(images).toHaveLength(child ? 2 : 1);
     await kill9(proc);
     proc = restart(images, { ...coord, user, env: ENV });
     life = await nextLines(proc, 6);
@@ -75,16 +77,17 @@ async function scenario(user: RunAs | undefined, extra: string[]): Promise<void>
     expect(life[0]!.p, what).toBeGreaterThanOrEqual(before.p);
     expect(life[0]!.t, what).toBeGreaterThanOrEqual(before.t);
     expect(life[0]!.fired, what).toBeGreaterThanOrEqual(before.fired);
+    expect(life[0]!.c, what).toBeGreaterThanOrEqual(before.c);
     checkLife(life, what);
   }
 }
 
-test('CPU clocks of clock_getcpuclockid / pthread_getcpuclockid: 3 cycles', async () => {
-  await scenario(undefined, []);
+test('CPU clocks of clock_getcpuclockid / pthread_getcpuclockid, and of a child: 3 cycles', async () => {
+  await scenario(undefined, [], true);
 });
 
-test('CPU clocks as user nobody: 3 cycles', async () => {
-  await scenario('nobody', []);
+test('CPU clocks as user nobody, with a child\'s clock from clock_getcpuclockid(child): 3 cycles', async () => {
+  await scenario('nobody', [], true);
 });
 
 test('CPU clocks without the pid plugin: 3 cycles', async () => {
