@@ -226,6 +226,12 @@ const char *dmtcp_get_ckpt_filename(void) __attribute__((weak));
 const char *dmtcp_get_tmpdir(void);
 const char *dmtcp_get_uniquepid_str(void) __attribute__((weak));
 #define dmtcp_get_uniquepid_str() (dmtcp_get_uniquepid_str ? dmtcp_get_uniquepid_str() : NULL)
+/* Pids as the program knows them and as the kernel does in this life
+ * (provided by the pid plugin; without it every pid is its own). */
+pid_t dmtcp_virtual_to_real_pid(pid_t pid) __attribute__((weak));
+pid_t dmtcp_real_to_virtual_pid(pid_t pid) __attribute__((weak));
+#define dmtcp_virtual_to_real_pid(p) (dmtcp_virtual_to_real_pid ? dmtcp_virtual_to_real_pid(p) : (p))
+#define dmtcp_real_to_virtual_pid(p) (dmtcp_real_to_virtual_pid ? dmtcp_real_to_virtual_pid(p) : (p))
 /* The computation id, as hex; the same in every process of the computation. */
 const char *dmtcp_get_computation_id_str(void);
 const char *dmtcp_get_executable_path(void);
