@@ -13,9 +13,13 @@
  * so a lookup made from a wrapper that the checkpoint thread, a signal
  * handler or the restart reaches can wait forever; dlsym is not
  * async-signal-safe either.  The table is filled once, when the library is
- * loaded (a constructor), or at the first wrapper call that comes before it
- * (another library's constructor calling in): both happen at start-up, in a
- * thread that may take the loader's lock.  After that a call costs one load.
+ * loaded (a constructor).  A wrapper called before that (another library's
+ * constructor calling in) looks up only the function it calls: a lookup that
+ * fails (a function this libc lacks) makes the loader format an error with
+ * malloc, and a malloc still setting itself up (jemalloc calls syscall()
+ * from its own initialisation, under its lock) would wait on itself.  Both
+ * happen at start-up, in a thread that may take the loader's lock.  After
+ * that a call costs one load.
  *
  * Each translation unit that uses DMTCP_NEXT_TABLE gets its own table
  * (static); list in each file the functions that file wraps.  A function
@@ -59,10 +63,21 @@ static inline long dmtcp_next_enosys_(void) {
     __atomic_store_n(&dmtcp_next_ready_, 1, __ATOMIC_RELEASE);                          \
   }
 
+/* One entry, before the constructor has filled the table. */
+static inline void *dmtcp_next_one_(void **slot, const char *name) {
+  void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (!p) {
+    p = dlsym(RTLD_NEXT, name);
+    if (!p) p = (void *)&dmtcp_next_enosys_;
+    __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+  }
+  return p;
+}
+
 #define DMTCP_NEXT(f)                                                                   \
   (__builtin_expect(__atomic_load_n(&dmtcp_next_ready_, __ATOMIC_ACQUIRE), 1)           \
        ? dmtcp_next_fns_.f                                                              \
-       : (dmtcp_next_resolve_(), dmtcp_next_fns_.f))
+       : (__typeof__(&f))dmtcp_next_one_((void **)&dmtcp_next_fns_.f, #f))
 
 /* Whether f has a real next definition (not the ENOSYS stand-in). */
 #define DMTCP_NEXT_FOUND(f) ((void *)DMTCP_NEXT(f) != (void *)&dmtcp_next_enosys_)
