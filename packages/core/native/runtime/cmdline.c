@@ -1,4 +1,9 @@
-/* /proc/PID/cmdline and /proc/PID/environ after restart.
+/* /proc/PID/cmdline and /proc/PID/environ after restart, and the rest of
+ * the kernel's description of the address space: where code, data, the
+ * stack and the heap are.  The heap matters most: after restart the
+ * kernel's program break is the restart program's, so the first brk() that
+ * malloc makes to grow the restored heap would move another break, and
+ * malloc, finding its heap not where it left it, crashes.
  *
  * The kernel shows the memory between the arg_start/arg_end (env_start/
  * env_end) addresses of the process; after restart those are the restart
@@ -24,6 +29,7 @@ enum {
 };
 
 static uint64_t saved_args[4]; /* arg_start, arg_end, env_start, env_end at exec */
+static uint64_t saved_mm[F_LAST + 1]; /* /proc/self/stat at the checkpoint; [0]: the break then */
 static char saved_exe[4096];
 
 /* Reads /proc/self/stat into v[1..F_LAST]; returns 0 on success. */
@@ -78,6 +84,14 @@ static void say(const char *what, long err) {
   sys_write(2, sb.buf, sb.len);
 }
 
+void cmdline_note_mm(void) {
+  uint64_t v[F_LAST + 1];
+  memset(v, 0, sizeof v);
+  if (read_stat(v) < 0) return;
+  v[0] = (uint64_t)sys_call1(__NR_brk, 0);
+  memcpy(saved_mm, v, sizeof saved_mm);
+}
+
 static long set_mm_map(const uint64_t *v, int exe_fd) {
   struct prctl_mm_map m;
   memset(&m, 0, sizeof m);
@@ -86,7 +100,7 @@ static long set_mm_map(const uint64_t *v, int exe_fd) {
   m.start_data = v[F_START_DATA];
   m.end_data = v[F_END_DATA];
   m.start_brk = v[F_START_BRK];
-  m.brk = (uint64_t)sys_call1(__NR_brk, 0);
+  m.brk = v[0];
   m.start_stack = v[F_START_STACK];
   m.arg_start = saved_args[0];
   m.arg_end = saved_args[1];
@@ -112,11 +126,15 @@ void cmdline_restore(void) {
   uint64_t v[F_LAST + 1];
   memset(v, 0, sizeof v);
   if (read_stat(v) < 0) return;
+  v[0] = (uint64_t)sys_call1(__NR_brk, 0);
+  /* The checkpoint's layout where it was noted (an image from before it was
+   * keeps the restart's). */
+  const uint64_t *mm = saved_mm[F_START_BRK] ? saved_mm : v;
   long exe = saved_exe[0] ? sys_open(saved_exe, O_RDONLY | O_CLOEXEC, 0) : -1;
-  long r = exe >= 0 ? set_mm_map(v, (int)exe) : -1;
+  long r = exe >= 0 ? set_mm_map(mm, (int)exe) : -1;
   int exe_done = r == 0;
   if (exe >= 0) sys_close((int)exe);
-  if (r != 0) r = set_mm_map(v, -1);
+  if (r != 0) r = set_mm_map(mm, -1);
   if (r != 0) {
     long e = r;
     r = set_pair(PR_SET_MM_ARG_START, PR_SET_MM_ARG_END, saved_args[0], saved_args[1], v[F_ARG_END]);

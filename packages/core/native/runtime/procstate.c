@@ -28,6 +28,7 @@ void procstate_save(void) {
   for (int w = 0; w < 3; w++)
     if (sys_call2(__NR_getitimer, w, (long)&saved_itimers[w]) < 0) memset(&saved_itimers[w], 0, sizeof saved_itimers[w]);
   sigpending_take_process();
+  cmdline_note_mm();
 }
 
 void procstate_restore_signals(void) {

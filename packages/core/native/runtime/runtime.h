@@ -233,6 +233,7 @@ HIDDEN int loader_each_held_lock(int (*fn)(void *mutex));
 
 /* ---- /proc/PID/cmdline, environ and exe after restart (cmdline.c) ---- */
 HIDDEN void cmdline_note(void);
+HIDDEN void cmdline_note_mm(void); /* at checkpoint: the layout and the break */
 HIDDEN void cmdline_restore(void);
 
 /* ---- a restart that cannot proceed exits with a reason (watchdog.c) ---- */
