@@ -6,6 +6,7 @@
 // another library's constructor: the launch itself is a check of that path.
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { checkpointImages, cleanup, kill9, launch, makeTmpDir, restart, startCoordinator, type Proc, type RunAs } from '@dmtcp/core/testing';
 import { BUILTINS } from './helpers.ts';
@@ -81,6 +82,8 @@ for (const user of [undefined, 'nobody'] as const) {
     for (let cycle = 1; cycle <= 3; cycle++) {
       const { images } = await checkpointImages(coord);
       expect(images).toHaveLength(1);
+      // Named after the program, not the title redis gives itself ("redis-server 127.0.0.1:PORT").
+      expect(path.basename(images[0]!)).toMatch(/^ckpt_redis-server_[0-9a-f]{16}\.dmtcp$/);
       // Written after the checkpoint: gone with the process, not in the image.
       writeKeys(port, 99, 5);
       await kill9(proc);

@@ -28,10 +28,9 @@ void image_path(char *out, size_t cap, int tmp) {
   sb_init(&sb, out, cap);
   sb_puts(&sb, g_rt.ckpt_dir);
   sb_puts(&sb, "/ckpt_");
-  const char *prog = g_rt.argc > 0 && g_rt.argv && g_rt.argv[0] ? g_rt.argv[0] : "prog";
-  const char *slash = strrchr(prog, '/');
-  prog = slash ? slash + 1 : prog;
-  for (const char *p = prog; *p && p - prog < 64; p++) sb_putc(&sb, *p == '/' ? '_' : *p);
+  const char *prog = g_rt.prog[0] ? g_rt.prog : "prog";
+  /* Nothing a shell would trip on. */
+  for (const char *p = prog; *p; p++) sb_putc(&sb, *p == '/' || *p == ' ' || *p == '*' || *p == '?' ? '_' : *p);
   sb_putc(&sb, '_');
   sb_putx(&sb, g_rt.upid, 16);
   sb_puts(&sb, tmp ? ".dmtcp.tmp" : ".dmtcp");

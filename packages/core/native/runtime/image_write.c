@@ -387,7 +387,7 @@ static void json_meta(struct sbuf *sb, const struct builder *b, uint64_t ckpt_ns
   sb_puts(sb, ",\"num_peers\":");
   sb_putu(sb, g_rt.num_peers);
   sb_puts(sb, ",\"prog\":");
-  sb_json_str(sb, slash ? slash + 1 : prog);
+  sb_json_str(sb, g_rt.prog[0] ? g_rt.prog : slash ? slash + 1 : prog);
   sb_puts(sb, ",\"exe\":");
   sb_json_str(sb, exe);
   sb_puts(sb, ",\"argv\":[");

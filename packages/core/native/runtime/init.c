@@ -88,6 +88,9 @@ __attribute__((constructor(101))) static void dmtcp_init(int argc, char **argv, 
   dmtcp_debug_set(dmtcp_debug_value_on(getenv(DMTCP_ENV_DEBUG)));
   g_rt.argc = argc;
   g_rt.argv = argv;
+  const char *name = argc > 0 && argv[0] && argv[0][0] ? argv[0] : "prog";
+  if (strrchr(name, '/') && strrchr(name, '/')[1]) name = strrchr(name, '/') + 1;
+  for (size_t i = 0; i < sizeof g_rt.prog - 1 && name[i]; i++) g_rt.prog[i] = name[i];
   g_rt.coord_port = atoi(port);
   copy_env(g_rt.coord_host, sizeof g_rt.coord_host, DMTCP_ENV_COORD_HOST);
   copy_env(g_rt.preload, sizeof g_rt.preload, DMTCP_ENV_PRELOAD);

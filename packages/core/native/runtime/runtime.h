@@ -145,6 +145,9 @@ struct runtime {
   uint32_t num_peers;
   int argc;
   char **argv;
+  /* argv[0]'s last component as the program started: images are named
+   * after it even when the program rewrites its title (redis, nginx). */
+  char prog[64];
   char ckpt_dir[1024];
   char preload[4096];        /* our libraries for LD_PRELOAD across exec */
   char coord_host[64];
