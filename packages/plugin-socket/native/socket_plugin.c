@@ -24,6 +24,7 @@
 #include "dmtcp/debug.h"
 #include "dmtcp/plugin.h"
 #include "dmtcp/visibility.h"
+#include "socket_dgram.h"
 #include "socket_plugin.h"
 
 DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
@@ -34,10 +35,14 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
       break;
     case DMTCP_EVENT_DRAIN:
       socket_scan(&g_socket_table);
+      socket_dgram_save(&g_socket_table);
       if (socket_peers(&g_socket_table) == 0) socket_drain(&g_socket_table);
       break;
     case DMTCP_EVENT_WRITE_CKPT:
-      if (!g_socket_table.valid) socket_scan(&g_socket_table);
+      if (!g_socket_table.valid) {
+        socket_scan(&g_socket_table);
+        socket_dgram_save(&g_socket_table);
+      }
       break;
     case DMTCP_EVENT_REFILL:
       if (data && data->resumeInfo.isRestart) socket_restore(&g_socket_table);

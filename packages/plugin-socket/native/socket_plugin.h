@@ -40,6 +40,7 @@ enum socket_role {
   SR_CONNECTED,     /* a connected stream socket the policy has not placed yet */
   SR_PAIR,          /* both ends in the computation: drained, made again, refilled */
   SR_SHARED,        /* several processes hold it (fork): not restored yet */
+  SR_DGRAM,         /* UDP, Unix DGRAM or SEQPACKET, not listening: socket_dgram.c */
 };
 
 enum socket_pair_role { PR_NONE = 0, PR_LISTEN, PR_CONNECT, PR_LOCAL };
