@@ -1,7 +1,8 @@
 // Datagram and message sockets in one process with about ten messages
 // queued on each at every checkpoint (test/fixtures/dgrams.c): UDP over
 // IPv4 (one end connected) and IPv6, a Unix SOCK_DGRAM socketpair, a Unix
-// SOCK_SEQPACKET socketpair both ways, and a sender bound to a path it
+// SOCK_SEQPACKET socketpair and a SEQPACKET connection accepted in the
+// process, both ways, and a sender bound to a path it
 // removed writing to an abstract name. Every message must arrive exactly
 // once, in order, with its length and its sender's address (a BAD line
 // otherwise), after a plain resume and after each of 3 kill -9 restarts,
@@ -12,7 +13,7 @@ import { BUILTINS, fixture, socketMessages, warnings } from './helpers.ts';
 
 afterEach(cleanup);
 
-const CHANNELS = ['udp4', 'udp4r', 'udp6', 'unixd', 'seqp', 'seqpr', 'named'];
+const CHANNELS = ['udp4', 'udp4r', 'udp6', 'unixd', 'seqp', 'seqpr', 'seqa', 'seqar', 'named'];
 
 interface Counts {
   sent: number;
