@@ -4,6 +4,7 @@
  *   DRAIN       describe every socket into the table the image captures
  *               (socket_scan.c); learn which connections have both ends
  *               in the computation (socket_peers.c, a barrier) and read
+ *               (datagram queues are copied, not taken: socket_dgram.c)
  *               their in-flight bytes out (socket_drain.c)
  *   WRITE_CKPT  the same, if DRAIN did not run
  *   REFILL      on restart: make them again (socket_restore.c), before
