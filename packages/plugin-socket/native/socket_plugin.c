@@ -4,8 +4,8 @@
  *   DRAIN       describe every socket into the table the image captures
  *               (socket_scan.c); learn which connections have both ends
  *               in the computation (socket_peers.c, a barrier) and read
- *               (datagram queues are copied, not taken: socket_dgram.c)
- *               their in-flight bytes out (socket_drain.c)
+ *               their in-flight bytes out (socket_drain.c); copy, not
+ *               take, every datagram socket's queue (socket_dgram.c)
  *   WRITE_CKPT  the same, if DRAIN did not run
  *   REFILL      on restart: make them again (socket_restore.c), before
  *               passing REFILL on.  Not at RESTART: plugin-file, loaded
