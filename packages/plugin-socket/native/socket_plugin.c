@@ -4,7 +4,8 @@
  *   DRAIN       describe every socket into the table the image captures
  *               (socket_scan.c); learn which connections have both ends
  *               in the computation (socket_peers.c, a barrier) and read
- *               their in-flight bytes out (socket_drain.c)
+ *               their in-flight bytes out (socket_drain.c); copy, not
+ *               take, every datagram socket's queue (socket_dgram.c)
  *   WRITE_CKPT  the same, if DRAIN did not run
  *   REFILL      on restart: make them again (socket_restore.c), before
  *               passing REFILL on.  Not at RESTART: plugin-file, loaded
@@ -24,6 +25,7 @@
 #include "dmtcp/debug.h"
 #include "dmtcp/plugin.h"
 #include "dmtcp/visibility.h"
+#include "socket_dgram.h"
 #include "socket_plugin.h"
 
 DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data) {
@@ -34,10 +36,14 @@ DMTCP_EXPORT void dmtcp_process_event(DmtcpEvent_t event, DmtcpEventData_t *data
       break;
     case DMTCP_EVENT_DRAIN:
       socket_scan(&g_socket_table);
+      socket_dgram_save(&g_socket_table);
       if (socket_peers(&g_socket_table) == 0) socket_drain(&g_socket_table);
       break;
     case DMTCP_EVENT_WRITE_CKPT:
-      if (!g_socket_table.valid) socket_scan(&g_socket_table);
+      if (!g_socket_table.valid) {
+        socket_scan(&g_socket_table);
+        socket_dgram_save(&g_socket_table);
+      }
       break;
     case DMTCP_EVENT_REFILL:
       if (data && data->resumeInfo.isRestart) socket_restore(&g_socket_table);

@@ -13,6 +13,8 @@
  *   socket_drain.c    checkpoint: in-flight bytes read out of those pairs;
  *                     refill: put back, on resume as on restart
  *   socket_pair.c     restart: the pairs connected again (socket:addrs)
+ *   socket_dgram.c    UDP, Unix DGRAM/SEQPACKET: queues peeked, refilled at restart
+ *                     (socket_dgram.h; socket_dgram_wrap.c gives senders back)
  *        |
  *   socket_diag.c     the peer of a Unix socket (sock_diag)
  *   socket_opts.c     the options a socket keeps (read, compare, set)
@@ -40,6 +42,7 @@ enum socket_role {
   SR_CONNECTED,     /* a connected stream socket the policy has not placed yet */
   SR_PAIR,          /* both ends in the computation: drained, made again, refilled */
   SR_SHARED,        /* several processes hold it (fork): not restored yet */
+  SR_DGRAM,         /* UDP, Unix DGRAM or SEQPACKET, not listening: socket_dgram.c */
 };
 
 enum socket_pair_role { PR_NONE = 0, PR_LISTEN, PR_CONNECT, PR_LOCAL };

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include "dmtcp/sys.h"
+#include "socket_dgram.h"
 #include "socket_plugin.h"
 
 static const char *what(const struct socket_rec *r) {
@@ -131,7 +132,8 @@ static void restore_one(struct socket_table *t, struct socket_rec *r) {
         socket_debug("fd %d: %s listening on %s again", r->fd, what(r), socket_addr_str(r, addr, sizeof addr));
       break;
     case SR_PAIR:
-      return; /* socket_pairs_restore() */
+    case SR_DGRAM:
+      return; /* socket_pairs_restore(), socket_dgram_restore() */
     case SR_SHARED:
       e = socket_place(r, make_reset(r));
       if (e == 0)
@@ -188,6 +190,7 @@ void socket_restore(struct socket_table *t) {
   for (size_t i = 0; i < t->nrecs; i++)
     if (t->recs[i].leader == (int)i) restore_one(t, &t->recs[i]);
   socket_pairs_restore(t);
+  socket_dgram_restore(t);
   for (size_t i = 0; i < t->nrecs; i++)
     if (t->recs[i].leader != (int)i) restore_one(t, &t->recs[i]);
   for (size_t i = 0; i < t->nrecs; i++)

@@ -5,6 +5,7 @@
 
 #include "dmtcp/fmt.h"
 #include "dmtcp/sys.h"
+#include "socket_dgram.h"
 #include "socket_plugin.h"
 
 DMTCP_HIDDEN struct socket_table g_socket_table;
@@ -22,6 +23,12 @@ static int role_of(int fd, struct socket_rec *r) {
   int listening = 0;
   socket_getint(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening);
   if (listening) return SR_LISTEN;
+  if (socket_dgram_kind(r)) {
+    r->peerlen = sizeof r->peer;
+    if (socket_sys_getpeername(fd, &r->peer, &r->peerlen) < 0) r->peerlen = 0;
+    if (r->domain == AF_UNIX) r->peer_ino = socket_unix_peer(r->ino);
+    return SR_DGRAM;
+  }
   if (r->type != SOCK_STREAM) return SR_UNHANDLED;
   if (r->domain != AF_INET && r->domain != AF_INET6 && r->domain != AF_UNIX) return SR_UNHANDLED;
   r->peerlen = sizeof r->peer;
