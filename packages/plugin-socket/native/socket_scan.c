@@ -22,6 +22,10 @@ static int role_of(int fd, struct socket_rec *r) {
   int listening = 0;
   socket_getint(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening);
   if (listening) return SR_LISTEN;
+  if (r->domain == AF_NETLINK) {
+    socket_netlink_scan(r);
+    return SR_NETLINK;
+  }
   if (r->type != SOCK_STREAM) return SR_UNHANDLED;
   if (r->domain != AF_INET && r->domain != AF_INET6 && r->domain != AF_UNIX) return SR_UNHANDLED;
   r->peerlen = sizeof r->peer;
