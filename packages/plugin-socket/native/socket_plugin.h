@@ -43,6 +43,7 @@ enum socket_role {
   SR_PAIR,          /* both ends in the computation: drained, made again, refilled */
   SR_SHARED,        /* several processes hold it (fork): not restored yet */
   SR_DGRAM,         /* UDP, Unix DGRAM or SEQPACKET, not listening: socket_dgram.c */
+  SR_NETLINK,       /* netlink: made again, bound to its groups (socket_netlink.c) */
 };
 
 enum socket_pair_role { PR_NONE = 0, PR_LISTEN, PR_CONNECT, PR_LOCAL };
@@ -123,6 +124,11 @@ DMTCP_HIDDEN uint64_t socket_unix_peer(uint64_t ino);
 DMTCP_HIDDEN long socket_loopback_listener(int domain, struct sockaddr_storage *a, unsigned *alen);
 DMTCP_HIDDEN long socket_sys_sendto(int fd, const void *buf, size_t n, int flags);
 DMTCP_HIDDEN long socket_sys_recvfrom(int fd, void *buf, size_t n, int flags);
+
+/* socket_netlink.c: at checkpoint, forget a port id the kernel chose; at
+ * restart, a socket of the same protocol bound to the same groups (fd or -errno). */
+DMTCP_HIDDEN void socket_netlink_scan(struct socket_rec *r);
+DMTCP_HIDDEN long socket_netlink_make(const struct socket_rec *r);
 
 /* socket_opts.c */
 DMTCP_HIDDEN void socket_opts_read(int fd, const struct socket_rec *r, struct socket_opts *o);

@@ -134,6 +134,11 @@ static void restore_one(struct socket_table *t, struct socket_rec *r) {
     case SR_PAIR:
     case SR_DGRAM:
       return; /* socket_pairs_restore(), socket_dgram_restore() */
+    case SR_NETLINK:
+      e = socket_place(r, socket_netlink_make(r));
+      if (e < 0) socket_log("fd %d (netlink protocol %d): not restored: %s", r->fd, r->protocol, socket_errno_name(e));
+      else socket_debug("fd %d: netlink protocol %d again", r->fd, r->protocol);
+      break;
     case SR_SHARED:
       e = socket_place(r, make_reset(r));
       if (e == 0)

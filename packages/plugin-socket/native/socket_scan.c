@@ -29,6 +29,10 @@ static int role_of(int fd, struct socket_rec *r) {
     if (r->domain == AF_UNIX) r->peer_ino = socket_unix_peer(r->ino);
     return SR_DGRAM;
   }
+  if (r->domain == AF_NETLINK) {
+    socket_netlink_scan(r);
+    return SR_NETLINK;
+  }
   if (r->type != SOCK_STREAM) return SR_UNHANDLED;
   if (r->domain != AF_INET && r->domain != AF_INET6 && r->domain != AF_UNIX) return SR_UNHANDLED;
   r->peerlen = sizeof r->peer;
