@@ -28,9 +28,31 @@ static int hexval(char c) {
   return -1;
 }
 
-static long connect_to(int domain, const struct sockaddr_storage *a, unsigned alen) {
+/* The program's buffer sizes, on a socket before its handshake (a
+ * listener's accepted sockets inherit them).  TCP cuts segments to half
+ * the largest window the peer ever offered: sizes set only after the
+ * handshake leave a receive window smaller than one segment, and the
+ * sender then moves bytes only on window probes, which the ACKs of the
+ * other direction keep postponing, so that direction can stall for good.
+ * Sizes the program never set are left to the kernel. */
+static void buffers_before_handshake(long s, const struct socket_rec *r) {
+  if (s < 0) return;
+  int now = 0;
+  if (socket_getint((int)s, SOL_SOCKET, SO_SNDBUF, &now) == 0 && now != r->opts.sndbuf && r->opts.sndbuf > 0) {
+    int v = r->opts.sndbuf / 2;
+    sys_setsockopt((int)s, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+  }
+  if (socket_getint((int)s, SOL_SOCKET, SO_RCVBUF, &now) == 0 && now != r->opts.rcvbuf && r->opts.rcvbuf > 0) {
+    int v = r->opts.rcvbuf / 2;
+    sys_setsockopt((int)s, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
+}
+
+static long connect_to(const struct socket_rec *r, const struct sockaddr_storage *a, unsigned alen) {
+  int domain = r->domain;
   long s = sys_socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return s;
+  buffers_before_handshake(s, r);
   long e = sys_connect((int)s, a, alen);
   if (e < 0) {
     sys_close((int)s);
@@ -72,8 +94,9 @@ static void restore_local(struct socket_table *t, struct socket_rec *r) {
     unsigned alen;
     long l = socket_loopback_listener(r->domain, &addr, &alen);
     e = l;
+    buffers_before_handshake(l, o);
     if (l >= 0) {
-      e = a = connect_to(r->domain, &addr, alen);
+      e = a = connect_to(r, &addr, alen);
       if (a >= 0) e = b = accept_one(l);
       sys_close((int)l);
     }
@@ -118,7 +141,7 @@ static void connect_line(struct socket_table *t, const char *p, const char *end)
   }
   struct socket_rec *r = by_pair(t, (unsigned)id, PR_CONNECT);
   if (!r) goto bad;
-  report(r, socket_place(r, connect_to(r->domain, &a, (unsigned)n)), "connect");
+  report(r, socket_place(r, connect_to(r, &a, (unsigned)n)), "connect");
   return;
 bad:
   socket_log("barrier %s: malformed reply line", SOCKET_BARRIER_ADDRS);
@@ -136,6 +159,7 @@ void socket_pairs_restore(struct socket_table *t) {
       struct sockaddr_storage a;
       unsigned alen;
       r->restart_tmp = socket_loopback_listener(r->domain, &a, &alen);
+      buffers_before_handshake(r->restart_tmp, r);
       if (r->restart_tmp < 0) {
         report(r, r->restart_tmp, "listen");
         continue; /* its peer's connect fails and says so */
